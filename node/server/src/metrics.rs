@@ -1,0 +1,204 @@
+//! The node's Prometheus metrics (served on `/metrics`).
+//!
+//! Built with `prometheus-client`, the official Rust client, rather than the
+//! `prometheus` crate the users named: that one has had one release since
+//! 2023 and an open question over its maintenance (tikv/rust-prometheus#530),
+//! and its default features pull protobuf. The names are documented for
+//! operators in `docs/metrics.md`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnitOutcome {
+    pub unit: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnitLabel {
+    pub unit: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnitKind {
+    pub unit: String,
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnitQueue {
+    pub unit: String,
+    pub queue: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WaitLabels {
+    pub unit: String,
+    pub queue: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SipMethod {
+    pub direction: String,
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SipCode {
+    pub direction: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Direction {
+    pub direction: String,
+}
+
+/// Every metric of the node, cheap to clone.
+pub struct Metrics {
+    registry: Registry,
+    pub calls: Family<UnitOutcome, Counter>,
+    pub calls_active: Family<UnitLabel, Gauge>,
+    pub calls_total_active: Gauge,
+    pub sip_requests: Family<SipMethod, Counter>,
+    pub sip_responses: Family<SipCode, Counter>,
+    pub sip_retransmissions: Family<Direction, Counter>,
+    pub sip_dropped: Counter,
+    pub rtp_in: Counter,
+    pub rtp_out: Counter,
+    pub rtp_invalid: Counter,
+    pub rtp_late: Counter,
+    pub rtp_send_lateness: Histogram,
+    pub rtp_ports_in_use: Gauge,
+    pub dtmf: Family<UnitLabel, Counter>,
+    pub flow_steps: Family<UnitKind, Counter>,
+    pub queue_waiting: Family<UnitQueue, Gauge>,
+    pub queue_wait: Family<WaitLabels, Histogram>,
+    pub voicemails: Family<UnitLabel, Counter>,
+    pub draining: Gauge,
+    pub records_dropped: Counter,
+}
+
+fn wait_histogram() -> Histogram {
+    Histogram::new([1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0])
+}
+
+impl Metrics {
+    pub fn new(node: &str) -> Metrics {
+        let mut registry = Registry::with_labels(
+            [(std::borrow::Cow::Borrowed("node"), std::borrow::Cow::Owned(node.to_string()))].into_iter(),
+        );
+        let calls = Family::<UnitOutcome, Counter>::default();
+        registry.register("cc_calls", "Calls ended, by unit and outcome", calls.clone());
+        let calls_active = Family::<UnitLabel, Gauge>::default();
+        registry.register("cc_calls_active", "Calls in progress, by unit", calls_active.clone());
+        let calls_total_active = Gauge::default();
+        registry.register("cc_node_calls_active", "Calls in progress on the node", calls_total_active.clone());
+        let sip_requests = Family::<SipMethod, Counter>::default();
+        registry.register("cc_sip_requests", "SIP requests by direction and method (retransmissions included)", sip_requests.clone());
+        let sip_responses = Family::<SipCode, Counter>::default();
+        registry.register("cc_sip_responses", "SIP responses by direction and status code", sip_responses.clone());
+        let sip_retransmissions = Family::<Direction, Counter>::default();
+        registry.register("cc_sip_retransmissions", "SIP messages sent again by a timer or for a repeated request", sip_retransmissions.clone());
+        let sip_dropped = Counter::default();
+        registry.register("cc_sip_dropped", "Inbound SIP messages dropped unanswered (unparseable, no Via)", sip_dropped.clone());
+        let rtp = Family::<Direction, Counter>::default();
+        registry.register("cc_rtp_packets", "RTP packets by direction", rtp.clone());
+        let rtp_in = rtp.get_or_create(&Direction { direction: "in".into() }).clone();
+        let rtp_out = rtp.get_or_create(&Direction { direction: "out".into() }).clone();
+        let rtp_invalid = Counter::default();
+        registry.register("cc_rtp_invalid_packets", "Datagrams on RTP ports that are not RTP, or not from the call", rtp_invalid.clone());
+        let rtp_late = Counter::default();
+        registry.register("cc_rtp_late_packets", "Paced RTP packets sent more than 5 ms after their schedule", rtp_late.clone());
+        let rtp_send_lateness = Histogram::new([0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05]);
+        registry.register("cc_rtp_send_lateness_seconds", "How late paced RTP packets leave against their 20 ms schedule", rtp_send_lateness.clone());
+        let rtp_ports_in_use = Gauge::default();
+        registry.register("cc_rtp_ports_in_use", "RTP ports held by calls", rtp_ports_in_use.clone());
+        let dtmf = Family::<UnitLabel, Counter>::default();
+        registry.register("cc_dtmf_events", "DTMF key presses received (RFC 4733 or SIP INFO)", dtmf.clone());
+        let flow_steps = Family::<UnitKind, Counter>::default();
+        registry.register("cc_flow_steps", "Flow steps entered, by unit and step type", flow_steps.clone());
+        let queue_waiting = Family::<UnitQueue, Gauge>::default();
+        registry.register("cc_queue_waiting", "Callers waiting, by unit and queue", queue_waiting.clone());
+        let queue_wait = Family::<WaitLabels, Histogram>::new_with_constructor(wait_histogram);
+        registry.register("cc_queue_wait_seconds", "Time callers waited in queue, by outcome (answered, abandoned, timeout, left)", queue_wait.clone());
+        let voicemails = Family::<UnitLabel, Counter>::default();
+        registry.register("cc_voicemails", "Voicemail messages stored", voicemails.clone());
+        let draining = Gauge::default();
+        registry.register("cc_node_draining", "1 while the node refuses new calls (draining)", draining.clone());
+        let records_dropped = Counter::default();
+        registry.register("cc_records_dropped", "Call records that could not be written", records_dropped.clone());
+        Metrics {
+            registry,
+            calls,
+            calls_active,
+            calls_total_active,
+            sip_requests,
+            sip_responses,
+            sip_retransmissions,
+            sip_dropped,
+            rtp_in,
+            rtp_out,
+            rtp_invalid,
+            rtp_late,
+            rtp_send_lateness,
+            rtp_ports_in_use,
+            dtmf,
+            flow_steps,
+            queue_waiting,
+            queue_wait,
+            voicemails,
+            draining,
+            records_dropped,
+        }
+    }
+
+    /// Registers the zero series of a unit so dashboards show it before its
+    /// first call.
+    pub fn register_unit(&self, unit: &str, queues: &[String]) {
+        for outcome in cc_flow::Outcome::ALL {
+            let _ = self.calls.get_or_create(&UnitOutcome {
+                unit: unit.into(),
+                outcome: outcome.as_str().into(),
+            });
+        }
+        let _ = self.calls_active.get_or_create(&UnitLabel { unit: unit.into() });
+        for queue in queues {
+            let _ = self.queue_waiting.get_or_create(&UnitQueue {
+                unit: unit.into(),
+                queue: queue.clone(),
+            });
+        }
+    }
+
+    pub fn sip_request(&self, direction: &str, method: &str) {
+        self.sip_requests
+            .get_or_create(&SipMethod {
+                direction: direction.into(),
+                method: method.into(),
+            })
+            .inc();
+    }
+
+    pub fn sip_response(&self, direction: &str, code: u16) {
+        self.sip_responses
+            .get_or_create(&SipCode {
+                direction: direction.into(),
+                code: code.to_string(),
+            })
+            .inc();
+    }
+
+    /// The exposition in the OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
