@@ -11,6 +11,7 @@ pub mod prompts;
 pub mod rtp;
 pub mod scenarios;
 pub mod sipp;
+pub mod units;
 
 pub use node::{Node, NodeOptions};
 pub use rtp::RtpEndpoint;

@@ -466,7 +466,14 @@ impl Endpoint {
                 let tag = self.ids.tag();
                 let server = format!("Server: {}", self.config.server_name);
                 let (name, value) = server.split_once(": ").unwrap_or(("Server", "cc-node"));
-                let payload = rejection.headers.response(rejection.status, &rejection.reason, &tag, &[(name, value)]);
+                let mut extra = vec![(name, value)];
+                let unsupported = rejection.headers.get("require").unwrap_or_default().to_string();
+                match rejection.status {
+                    415 => extra.push(("Accept", "application/sdp")),
+                    420 => extra.push(("Unsupported", unsupported.as_str())),
+                    _ => {}
+                }
+                let payload = rejection.headers.response(rejection.status, &rejection.reason, &tag, &extra);
                 self.transmits.push_back(Transmit {
                     peer: source,
                     payload: Bytes::from(payload),

@@ -151,6 +151,24 @@ fn find_unquoted(value: &str, wanted: char) -> Option<usize> {
     None
 }
 
+/// Whether every quoted string in a header value is closed (a `\` escapes
+/// the next character inside quotes).
+pub fn quotes_balanced(value: &str) -> bool {
+    let (mut quoted, mut escaped) = (false, false);
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            _ => {}
+        }
+    }
+    !quoted
+}
+
 /// The tag of a From or To value.
 pub fn tag(value: &str) -> Option<&str> {
     param(value, "tag").filter(|t| !t.is_empty())

@@ -258,8 +258,21 @@ fn decode_request(bytes: &[u8], raw: RawHeaders, head_len: usize, body_start: us
         return reject(400, format!("Bad Request ({why})"), raw);
     }
     if request.method == Method::Invite {
-        if let Err(why) = check_invite(&request, &raw) {
+        if let Err(why) = check_invite(&raw) {
             return reject(400, format!("Bad Request ({why})"), raw);
+        }
+        if !request.body.is_empty() {
+            let content_type = raw.get("content-type").unwrap_or_default();
+            if !content_type.trim().to_ascii_lowercase().starts_with("application/sdp") {
+                // RFC 3261 §21.4.13: the answer lists what we accept.
+                return reject(415, "Unsupported Media Type".into(), raw);
+            }
+        }
+    }
+    // RFC 3261 §8.2.2.3: an extension the request requires and we lack.
+    if !matches!(request.method, Method::Ack | Method::Cancel) {
+        if raw.get("require").is_some_and(|r| !r.trim().is_empty()) {
+            return reject(420, "Bad Extension".into(), raw);
         }
     }
     Decoded::Request(request)
@@ -269,8 +282,15 @@ fn decode_request(bytes: &[u8], raw: RawHeaders, head_len: usize, body_start: us
 /// code can rely on them.
 fn check_common_typed<M: HeadersExt>(message: &M) -> Result<(), String> {
     let via = headers::top_via(message).ok_or_else(|| "malformed Via".to_string())?;
-    if headers::via_param(&via, "branch").is_none_or(str::is_empty) {
-        return Err("Via without branch".into());
+    // A Via without branch is an RFC 2543 peer; the endpoint keys its
+    // transactions differently (RFC 3261 §17.2.3), so it is not an error.
+    if headers::via_sent_by(&via).is_empty() {
+        return Err("Via without sent-by".into());
+    }
+    for header in message.headers().iter() {
+        if !headers::quotes_balanced(header.value()) {
+            return Err(format!("unterminated quoted string in {}", header.name()));
+        }
     }
     let from = message.from_header().map_err(|_| "missing From")?;
     from.uri().map_err(|_| "malformed From URI")?;
@@ -279,16 +299,10 @@ fn check_common_typed<M: HeadersExt>(message: &M) -> Result<(), String> {
     Ok(())
 }
 
-fn check_invite(request: &Request, raw: &RawHeaders) -> Result<(), String> {
+fn check_invite(raw: &RawHeaders) -> Result<(), String> {
     let contact = raw.get("contact").ok_or("INVITE without Contact")?;
     if headers::first_uri(contact).is_none() {
         return Err("malformed Contact".into());
-    }
-    if !request.body.is_empty() {
-        let content_type = raw.get("content-type").unwrap_or_default();
-        if !content_type.to_ascii_lowercase().starts_with("application/sdp") {
-            return Err(format!("unsupported body type {content_type:?}"));
-        }
     }
     Ok(())
 }
