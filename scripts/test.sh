@@ -1,10 +1,26 @@
 #!/usr/bin/env bash
-# Runs every test of the call centre: unit and property tests of the cores,
-# the node against SIPp, the malformed-SIP corpus, and bounded fuzzing.
+# Runs every test of the call centre:
+#  - unit, property and virtual-clock tests of the pure cores (cc-sip,
+#    cc-media, cc-flow, cc-acd) and of the node;
+#  - end-to-end tests: the node binary against SIPp (calls, DTMF, voicemail,
+#    closed hours, forwarding, CANCEL, retransmission) and the malformed-SIP
+#    corpus over UDP and TCP;
+#  - the demo unit's document and spoken prompts;
+#  - bounded fuzzing of every parser of network input (FUZZ_SECONDS each;
+#    FUZZ_SECONDS=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CC_NEED_NEXTEST=1 scripts/install-deps.sh
 
 # Build once; every suite below reuses these binaries.
-cargo build --workspace --bins --tests --locked 2>&1 | tail -n 3
+cargo build --workspace --bins --tests --locked
 cargo nextest run --workspace --locked --no-fail-fast
+
+# The demo unit as shipped: its document and the prompts the script speaks.
+scripts/make-prompts.sh
+target/debug/cc-node check units
+
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  scripts/fuzz.sh
+fi
+echo "all tests passed"
