@@ -148,6 +148,11 @@ impl Acd {
         }
     }
 
+    /// The names of the configured queues.
+    pub fn queue_names(&self) -> impl Iterator<Item = &str> {
+        self.queues.keys().map(String::as_str)
+    }
+
     /// Callers waiting in a queue.
     pub fn waiting(&self, queue: &str) -> usize {
         self.queues.get(queue).map_or(0, |q| q.waiting.len())
@@ -358,7 +363,9 @@ impl Acd {
             AgentStatus::WrapUp(until) => Some(until),
             _ => a.not_before,
         });
-        let waits = self.calls.values().filter_map(|w| {
+        // A caller ringing an agent cannot expire until the offer ends
+        // (handle_timeout skips them), so their deadline is not a wake-up.
+        let waits = self.calls.values().filter(|w| w.offered_to.is_none()).filter_map(|w| {
             self.queues
                 .get(&w.queue)
                 .map(|q| w.enqueued_at + q.config.max_wait)

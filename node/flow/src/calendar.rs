@@ -65,36 +65,50 @@ impl Calendar {
     /// Builds a calendar from the unit's spec and, when it inherits, the
     /// university's closures. Errors name the offending entry.
     pub fn build(timezone: &str, spec: &CalendarSpec, university: &UniversityCalendar) -> Result<Calendar, String> {
-        let timezone: Tz = timezone
-            .parse()
-            .map_err(|_| format!("unknown time zone {timezone:?}"))?;
-        let parse_all = |label: &str, ranges: &[String]| -> Result<Vec<Range>, String> {
+        let zone: Result<Tz, String> = timezone.parse().map_err(|_| format!("unknown time zone {timezone:?}"));
+        // Every problem is collected, one per line, so that an operator sees
+        // them all at once.
+        let mut errors: Vec<String> = Vec::new();
+        fn parse_all(errors: &mut Vec<String>, label: &str, ranges: &[String]) -> Vec<Range> {
             ranges
                 .iter()
-                .map(|r| Range::parse(r).map_err(|e| format!("calendar {label}: {e}")))
+                .filter_map(|r| Range::parse(r).map_err(|e| errors.push(format!("calendar {label}: {e}"))).ok())
                 .collect()
-        };
+        }
         let w = &spec.weekly;
         let weekly = [
-            parse_all("mon", &w.mon)?,
-            parse_all("tue", &w.tue)?,
-            parse_all("wed", &w.wed)?,
-            parse_all("thu", &w.thu)?,
-            parse_all("fri", &w.fri)?,
-            parse_all("sat", &w.sat)?,
-            parse_all("sun", &w.sun)?,
+            parse_all(&mut errors, "mon", &w.mon),
+            parse_all(&mut errors, "tue", &w.tue),
+            parse_all(&mut errors, "wed", &w.wed),
+            parse_all(&mut errors, "thu", &w.thu),
+            parse_all(&mut errors, "fri", &w.fri),
+            parse_all(&mut errors, "sat", &w.sat),
+            parse_all(&mut errors, "sun", &w.sun),
         ];
         let mut exceptions = HashMap::new();
         for exception in &spec.exceptions {
-            let ranges = parse_all(&exception.date.to_string(), &exception.hours)?;
+            let ranges = parse_all(&mut errors, &exception.date.to_string(), &exception.hours);
             if exceptions.insert(exception.date, ranges).is_some() {
-                return Err(format!("calendar: two exceptions for {}", exception.date));
+                errors.push(format!("calendar: two exceptions for {}", exception.date));
             }
         }
         let mut holidays = Vec::new();
         let inherited = if spec.inherit_university { university.closures.as_slice() } else { &[] };
         for holiday in spec.holidays.iter().chain(inherited) {
-            holidays.push(span(holiday)?);
+            match span(holiday) {
+                Ok(s) => holidays.push(s),
+                Err(e) => errors.push(e),
+            }
+        }
+        let timezone = match zone {
+            Ok(zone) => zone,
+            Err(e) => {
+                errors.insert(0, e);
+                Tz::UTC
+            }
+        };
+        if !errors.is_empty() {
+            return Err(errors.join("\n"));
         }
         Ok(Calendar {
             timezone,
@@ -104,7 +118,7 @@ impl Calendar {
         })
     }
 
-    /// A calendar open all the time (tests, and units without hours).
+    /// A calendar open all the time: a unit whose document has no calendar.
     pub fn always_open() -> Calendar {
         let all_day = vec![Range {
             start: NaiveTime::MIN,

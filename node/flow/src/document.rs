@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct UnitDocument {
-    /// The unit's identifier: lower-case letters, digits and dashes.
+    /// The unit's identifier: lower-case letters, digits, `-` and `_`.
     pub unit: String,
     /// The unit's name, for people.
     pub name: String,
@@ -24,9 +24,10 @@ pub struct UnitDocument {
     pub service_numbers: Vec<String>,
     /// IANA time zone of the calendar, e.g. `Europe/Madrid`.
     pub timezone: String,
-    /// Opening hours, holidays and exceptions.
+    /// Opening hours, holidays and exceptions. Without it the unit is open
+    /// at all times (a `hours` step always takes its `open` branch).
     #[serde(default)]
-    pub calendar: CalendarSpec,
+    pub calendar: Option<CalendarSpec>,
     /// Prompt name → WAV file (8 kHz 16-bit mono), relative to the unit's
     /// prompt folder.
     #[serde(default)]

@@ -123,7 +123,7 @@ pub enum FlowEvent {
     },
     /// The ACD's answer to `Enqueue`.
     Queue(QueueOutcome),
-    /// The recording asked for by `Record` ended (limit, `#`, or silence).
+    /// The recording asked for by `Record` ended (its limit, or `#`).
     RecordingDone,
     /// The forward's outcome.
     Forward(ForwardOutcome),

@@ -116,11 +116,21 @@ pub fn validate(file: &str, doc: UnitDocument, university: &UniversityCalendar) 
             c.unit(format!("service number {number:?} must be digits"));
         }
     }
-    let calendar = match Calendar::build(&doc.timezone, &doc.calendar, university) {
-        Ok(calendar) => Some(calendar),
-        Err(e) => {
-            c.unit(e);
-            None
+    let calendar = match &doc.calendar {
+        Some(spec) => match Calendar::build(&doc.timezone, spec, university) {
+            Ok(calendar) => Some(calendar),
+            Err(errors) => {
+                for e in errors.lines() {
+                    c.unit(e);
+                }
+                None
+            }
+        },
+        None => {
+            if doc.timezone.parse::<chrono_tz::Tz>().is_err() {
+                c.unit(format!("unknown time zone {:?}", doc.timezone));
+            }
+            Some(Calendar::always_open())
         }
     };
     for (name, path) in &doc.prompts {

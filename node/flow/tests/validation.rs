@@ -111,6 +111,16 @@ fn a_bad_time_zone_and_bad_hours_are_reported_together() {
     let yaml = variant("timezone: Europe/Madrid", "timezone: Europe/Atlantis").replace("08:00-20:00\"]\n    tue", "20:00-08:00\"]\n    tue");
     let e = error_of(&yaml);
     assert!(e.contains("unknown time zone \"Europe/Atlantis\""), "{e}");
+    assert!(e.contains("calendar mon") && e.contains("after the start"), "{e}");
+}
+
+#[test]
+fn a_unit_without_a_calendar_is_always_open() {
+    let yaml = BASE.replace("calendar:\n  weekly:\n    mon: [\"08:00-20:00\"]\n    tue: [\"08:00-20:00\"]\n  holidays:\n    - { date: 2026-12-08, name: Immaculate Conception }\n", "");
+    assert!(!yaml.contains("calendar:"));
+    let unit = load(&yaml).unwrap();
+    let sunday = "2026-12-06T03:00:00Z".parse().unwrap();
+    assert_eq!(unit.calendar.status(sunday), cc_flow::HoursStatus::Open);
 }
 
 #[test]

@@ -139,17 +139,12 @@ async fn run(mut acd: Acd, mut commands: mpsc::Receiver<AcdCommand>, metrics: Ar
                 owners.remove(&offer.call);
             }
         }
-        report(&acd, &owners, &metrics);
+        report(&acd, &metrics);
     }
 }
 
-fn report(acd: &Acd, owners: &HashMap<String, (CallSender, String)>, metrics: &Metrics) {
-    let mut queues: HashMap<&str, ()> = HashMap::new();
-    for (_, queue) in owners.values() {
-        queues.insert(queue, ());
-    }
-    metrics.queue_waiting.clear();
-    for queue in queues.keys() {
+fn report(acd: &Acd, metrics: &Metrics) {
+    for queue in acd.queue_names() {
         if let Some((unit, name)) = queue.split_once('/') {
             metrics
                 .queue_waiting

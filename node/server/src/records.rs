@@ -38,7 +38,8 @@ pub struct CallRecord {
     pub target: Option<String>,
     pub outcome: String,
     pub tags: Vec<String>,
-    /// Who ended it: caller, node, agent, target, cancel, timeout.
+    /// Who ended it: caller, node, agent, target, cancel, rtp_timeout
+    /// (dead media), max_duration, no_ack (the caller never ACKed our 200).
     pub ended_by: Option<String>,
     /// The stored voicemail, when one was left.
     pub voicemail: Option<String>,
@@ -80,9 +81,11 @@ pub fn start(path: PathBuf, metrics: Arc<Metrics>) -> anyhow::Result<RecordSink>
         };
         while let Some(record) = receiver.recv().await {
             let mut batch = Vec::with_capacity(512);
+            let mut count = 0u64;
             let mut push = |r: &CallRecord| {
                 if serde_json::to_writer(&mut batch, r).is_ok() {
                     batch.push(b'\n');
+                    count += 1;
                 }
             };
             push(&record);
@@ -90,8 +93,8 @@ pub fn start(path: PathBuf, metrics: Arc<Metrics>) -> anyhow::Result<RecordSink>
                 push(&more);
             }
             if let Err(e) = file.write_all(&batch).await {
-                tracing::error!(error = %e, "writing call records");
-                metrics.records_dropped.inc();
+                tracing::error!(error = %e, records = count, "writing call records");
+                metrics.records_dropped.inc_by(count);
             }
             let _ = file.flush().await;
         }

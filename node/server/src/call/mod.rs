@@ -205,6 +205,7 @@ pub fn start(node: Arc<Node>, tx: ServerTxId, invite: Request, source: Peer) -> 
         record,
         max_call,
         pending: VecDeque::new(),
+        caller_gone: false,
         done: false,
     };
     tokio::spawn(call.run());
@@ -286,6 +287,8 @@ struct Call {
     max_call: Instant,
     /// Flow events produced while carrying out actions, fed back in order.
     pending: VecDeque<FlowEvent>,
+    /// The caller hung up (or their media died): a queue left now was abandoned.
+    caller_gone: bool,
     done: bool,
 }
 
@@ -380,12 +383,12 @@ impl Call {
             tracing::info!(call = %self.record.call_id, "no RTP from the caller: ending the call as dead");
             self.record.ended_by = Some("rtp_timeout".into());
             self.hang_up_caller().await;
-            self.pending.push_back(FlowEvent::CallerHungUp);
+            self.caller_hung_up();
         }
         if self.max_call <= now {
             self.record.ended_by = Some("max_duration".into());
             self.hang_up_caller().await;
-            self.pending.push_back(FlowEvent::CallerHungUp);
+            self.caller_hung_up();
         }
     }
 
@@ -416,7 +419,10 @@ impl Call {
                 Action::StopPlayback => self.node.media.send(MediaCommand::Stop { leg: self.caller.leg }),
                 Action::StartTimer { token, after } => self.flow_timer = Some((Instant::now() + after, token)),
                 Action::Enqueue { queue } => self.enqueue(&queue).await,
-                Action::LeaveQueue => self.leave_queue("left").await,
+                Action::LeaveQueue => {
+                    let outcome = if self.caller_gone { "abandoned" } else { "left" };
+                    self.leave_queue(outcome).await
+                }
                 Action::Record { max_duration } => {
                     self.recording = Some((Recorder::new(max_duration), Instant::now() + max_duration));
                 }
@@ -651,6 +657,7 @@ impl Call {
                 if self.queue.is_some() {
                     self.observe_wait("timeout");
                     self.queue = None;
+                    self.node.media.send(MediaCommand::Stop { leg: self.caller.leg });
                     self.pending.push_back(FlowEvent::Queue(QueueOutcome::Timeout));
                 }
             }
@@ -685,7 +692,7 @@ impl Call {
                 if call_id == self.record.call_id {
                     self.record.ended_by = Some("no_ack".into());
                     self.hang_up_caller().await;
-                    self.pending.push_back(FlowEvent::CallerHungUp);
+                    self.caller_hung_up();
                     if !self.flow_started() {
                         self.done = true;
                     }
@@ -698,6 +705,11 @@ impl Call {
                 }
             }
         }
+    }
+
+    fn caller_hung_up(&mut self) {
+        self.caller_gone = true;
+        self.pending.push_back(FlowEvent::CallerHungUp);
     }
 
     fn flow_started(&self) -> bool {
@@ -744,7 +756,7 @@ impl Call {
                 self.caller.answered = false;
                 self.caller.dialog = None;
                 self.node.media.send(MediaCommand::Stop { leg: self.caller.leg });
-                self.pending.push_back(FlowEvent::CallerHungUp);
+                self.caller_hung_up();
                 self.hang_up_other().await;
             }
             Method::Invite | Method::Update => self.on_caller_reinvite(tx, request).await,
@@ -1262,7 +1274,8 @@ impl Call {
             })
             .await;
         self.record.ended_at = Some(Utc::now());
-        self.record.tags.dedup();
+        let mut seen = std::collections::HashSet::new();
+        self.record.tags.retain(|t| seen.insert(t.clone()));
         let metrics = &self.node.metrics;
         metrics
             .calls
