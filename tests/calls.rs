@@ -22,9 +22,20 @@ const PROMPTS: &[(&str, u32)] = &[
     ("thanks", 300),
     ("closed", 800),
     ("transfer", 400),
+    ("long", 6000),
+    ("moh", 2000),
 ];
 
-fn units(forward_port: u16) -> Vec<(String, String)> {
+/// Ports of the SIPp callees a test's units dial.
+#[derive(Clone, Copy, Default)]
+struct Peers {
+    forward: u16,
+    anna: u16,
+    bob: u16,
+}
+
+fn units(peers: Peers) -> Vec<(String, String)> {
+    let forward_port = peers.forward;
     let head = |id: &str, number: &str, extra: &str| {
         let prompts: String = PROMPTS.iter().map(|(n, _)| format!("  {n}: {n}.wav\n")).collect();
         format!(
@@ -72,6 +83,24 @@ fn units(forward_port: u16) -> Vec<(String, String)> {
                 ),
         ),
         (
+            "queue.yaml".into(),
+            head("queue", "4105", "")
+                + &format!(
+                    "agents:\n  - {{ id: anna, name: Anna, uri: \"sip:anna@127.0.0.1:{}\", endpoint: microsip }}\n\
+                     \x20 - {{ id: bob, name: Bob, uri: \"sip:bob@127.0.0.1:{}\", endpoint: desk_phone }}\n\
+                     queues:\n  general: {{ agents: [anna, bob], ring_timeout: 5s, max_wait: 20s, music_on_hold: moh }}\n\
+                     flow:\n  start: wait\n  steps:\n\
+                     \x20   wait:\n      queue: {{ queue: general, on_timeout: bye, on_no_agents: bye }}\n\
+                     \x20   bye:\n      hangup: {{}}\n",
+                    peers.anna, peers.bob
+                ),
+        ),
+        (
+            "long.yaml".into(),
+            head("long", "4106", "")
+                + "flow:\n  start: talk\n  steps:\n    talk:\n      play: { prompts: [long], next: bye }\n    bye:\n      hangup: {}\n",
+        ),
+        (
             "ringing.yaml".into(),
             head("ringing", "4104", "answer_delay: 5s\n")
                 + "flow:\n  start: greet\n  steps:\n    greet:\n      play: { prompts: [welcome], next: bye }\n    bye:\n      hangup: {}\n",
@@ -80,8 +109,12 @@ fn units(forward_port: u16) -> Vec<(String, String)> {
 }
 
 fn start_node(label: &str, forward_port: u16) -> Node {
+    start_node_with(label, Peers { forward: forward_port, ..Peers::default() }, vec![])
+}
+
+fn start_node_with(label: &str, peers: Peers, env: Vec<(String, String)>) -> Node {
     let mut prompts = Vec::new();
-    for unit in ["welcome", "menu", "closed", "forward", "ringing"] {
+    for unit in ["welcome", "menu", "closed", "forward", "queue", "long", "ringing"] {
         for (name, ms) in PROMPTS {
             prompts.push((unit.to_string(), name.to_string(), *ms));
         }
@@ -89,9 +122,9 @@ fn start_node(label: &str, forward_port: u16) -> Node {
     Node::start(
         label,
         NodeOptions {
-            units: units(forward_port),
+            units: units(peers),
             prompts,
-            env: vec![],
+            env,
         },
     )
 }
@@ -328,4 +361,162 @@ fn over_udp_the_200_is_retransmitted_until_the_ack() {
     assert!(result.success, "SIPp failed:\n{}\n{}", result.errors, result.screen);
     assert_eq!(result.received("SIP/2.0 200 OK", "CSeq: 1 INVITE"), 3, "{}", result.messages);
     assert_eq!(node.metric("cc_sip_retransmissions_total{"), 2.0);
+}
+
+fn queued_call(label: &str, anna_xml: &str, bob_xml: Option<&str>) -> (Node, serde_json::Value, RtpEndpoint, RtpEndpoint) {
+    let peers = Peers {
+        anna: free_port(),
+        bob: free_port(),
+        ..Peers::default()
+    };
+    let node = start_node_with(label, peers, vec![]);
+    let caller_rtp = RtpEndpoint::start(true);
+    let agent_rtp = RtpEndpoint::start(true);
+    let agent_args = ["-key", "rtp_ip", "127.0.0.1", "-key", "rtp_port", &agent_rtp.port.to_string(), "-m", "1"];
+    let anna = Sipp::start_xml_on(peers.anna, &target(&node), anna_xml, &agent_args);
+    let bob = bob_xml.map(|xml| Sipp::start_xml_on(peers.bob, &target(&node), xml, &agent_args));
+    std::thread::sleep(Duration::from_millis(300));
+    let args = caller_args("4105", &caller_rtp);
+    let caller = Sipp::start_xml(&target(&node), &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp), &as_refs(&args))
+        .wait(Duration::from_secs(40));
+    assert!(caller.success, "caller failed:\n{}\n{}\nnode:\n{}", caller.errors, caller.screen, node.log());
+    let anna = anna.wait(Duration::from_secs(10));
+    assert!(anna.success, "anna failed:\n{}\n{}", anna.errors, node.log());
+    if let Some(bob) = bob {
+        let bob = bob.wait(Duration::from_secs(10));
+        assert!(bob.success, "bob failed:\n{}\n{}", bob.errors, node.log());
+    }
+    let record = record_of(&node);
+    (node, record, caller_rtp, agent_rtp)
+}
+
+#[test]
+fn a_queued_caller_hears_music_and_is_answered_by_an_agent() {
+    let (node, record, caller_rtp, agent_rtp) = queued_call("queue", &scenarios::callee(Some(2500)), None);
+    assert_eq!(record["outcome"], "answered");
+    assert_eq!(record["agent"], "anna");
+    assert_eq!(record["queue"], "general");
+    assert!(record["queue_wait_ms"].as_u64().is_some());
+    assert_eq!(record["ended_by"], "agent");
+    // Music on hold first (the node's stream), then the agent's voice.
+    let music = prompts::encoded("moh", 2000, Law::Mu);
+    let first = &caller_rtp.packets()[0];
+    assert_eq!(&first.payload[..], &music[..160], "music on hold starts the wait");
+    assert_media_both_ways(&caller_rtp, &agent_rtp);
+    assert_eq!(node.metric("cc_queue_wait_seconds_count{node=\"queue\",unit=\"queue\",queue=\"general\",outcome=\"answered\"}"), 1.0);
+    assert_eq!(node.wait_metric("cc_rtp_ports_in_use", 0.0, Duration::from_secs(5)), 0.0);
+}
+
+#[test]
+fn a_busy_agent_passes_the_caller_to_the_next_one() {
+    let (_, record, _, _) = queued_call("queue-busy", &scenarios::callee_busy(), Some(&scenarios::callee(Some(1500))));
+    assert_eq!(record["outcome"], "answered");
+    assert_eq!(record["agent"], "bob", "anna was busy; the caller kept their place for bob");
+}
+
+#[test]
+fn the_node_behind_a_proxy_keeps_the_record_route_and_sends_its_bye_through_it() {
+    let node = start_node("proxy", 9);
+    let proxy_port = free_port();
+    let proxy = Sipp::start_xml_on(proxy_port, &target(&node), &scenarios::proxy_gets_bye(), &["-m", "1"]);
+    let rtp = RtpEndpoint::start(false);
+    let args = caller_args("4102", &rtp);
+    let caller = Sipp::start_xml(&target(&node), &scenarios::caller_behind_proxy(proxy_port), &as_refs(&args)).wait(Duration::from_secs(20));
+    assert!(caller.success, "caller failed (Record-Route missing from the 200?):\n{}\n{}", caller.errors, node.log());
+    let proxy = proxy.wait(Duration::from_secs(10));
+    assert!(proxy.success, "the BYE did not reach the proxy with Route and the caller's Contact:\n{}\n{}\n{}", proxy.errors, proxy.messages, node.log());
+}
+
+#[test]
+fn hold_stops_the_prompt_and_resume_brings_it_back() {
+    let node = start_node("hold", 9);
+    let rtp = RtpEndpoint::start(false);
+    let args = caller_args("4106", &rtp);
+    let started = std::time::Instant::now();
+    let result = Sipp::start_xml(&target(&node), &scenarios::caller_holds(1000, 2000, 1500), &as_refs(&args)).wait(Duration::from_secs(20));
+    assert!(result.success, "SIPp failed (hold answered without recvonly?):\n{}\n{}", result.errors, node.log());
+    let packets = rtp.packets();
+    let at = |p: &Received| (p.at - started).as_millis() as u64;
+    let held: Vec<u64> = packets.iter().map(at).filter(|t| (1500..2900).contains(t)).collect();
+    assert!(held.is_empty(), "RTP while on hold at {held:?} ms");
+    assert!(packets.iter().map(at).any(|t| t < 1000), "the prompt played before the hold");
+    assert!(packets.iter().map(at).any(|t| t > 3300), "the prompt came back after the resume");
+}
+
+#[test]
+fn a_caller_whose_media_stopped_is_ended_as_dead() {
+    let node = start_node_with("dead", Peers::default(), vec![("CC__MEDIA__RTP_TIMEOUT_S".into(), "2".into())]);
+    let rtp = RtpEndpoint::start(false);
+    let args = caller_args("4106", &rtp);
+    let started = std::time::Instant::now();
+    let result = Sipp::start_xml(&target(&node), &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp), &as_refs(&args))
+        .wait(Duration::from_secs(20));
+    assert!(result.success, "SIPp failed:\n{}\n{}", result.errors, node.log());
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(5), "ended after {elapsed:?}, before the 6 s prompt's end");
+    let record = record_of(&node);
+    assert_eq!(record["ended_by"], "rtp_timeout");
+}
+
+#[test]
+fn a_call_over_tcp_is_answered_and_hung_up_over_tcp() {
+    let node = start_node("tcp", 9);
+    let rtp = RtpEndpoint::start(false);
+    let mut args = caller_args("4102", &rtp);
+    args.extend(["-t".to_string(), "t1".to_string()]);
+    let result = Sipp::start_xml(&target(&node), &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp), &as_refs(&args))
+        .wait(Duration::from_secs(20));
+    assert!(result.success, "SIPp over TCP failed:\n{}\n{}\n{}", result.errors, result.messages, node.log());
+    assert_prompt(&rtp.packets(), "welcome", 1000);
+    assert!(result.messages.contains("Contact: <sip:4102@127.0.0.1:") && result.messages.contains("transport=tcp>"));
+}
+
+fn raw_invite(node: &Node, number: &str) -> String {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n";
+    let invite = format!(
+        "INVITE sip:{number}@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKraw{port}\r\nMax-Forwards: 70\r\n\
+         To: <sip:{number}@127.0.0.1>\r\nFrom: <sip:raw@127.0.0.1>;tag=r{port}\r\nCall-ID: raw-{port}@127.0.0.1\r\nCSeq: 1 INVITE\r\n\
+         Contact: <sip:raw@127.0.0.1:{port}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    node.send_udp(&socket, invite.as_bytes());
+    socket.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let n = socket.recv(&mut buffer).expect("an answer");
+        let text = String::from_utf8_lossy(&buffer[..n]).to_string();
+        if !text.starts_with("SIP/2.0 1") {
+            return text;
+        }
+    }
+}
+
+#[test]
+fn a_draining_node_answers_503_with_retry_after_and_comes_back() {
+    let node = start_node("drain", 9);
+    assert_eq!(node.http_post("/drain").unwrap().0, 200);
+    assert_eq!(node.http_get("/health").unwrap().0, 503);
+    let answer = raw_invite(&node, "4102");
+    assert!(answer.starts_with("SIP/2.0 503"), "{answer}");
+    assert!(answer.contains("Retry-After: 30"), "{answer}");
+    let options = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("torture/valid-compact.sip")).unwrap();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    node.send_udp(&socket, &options);
+    socket.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut buffer = [0u8; 4096];
+    let n = socket.recv(&mut buffer).unwrap();
+    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("SIP/2.0 503"), "OPTIONS probes see the drain");
+    assert_eq!(node.metric("cc_node_draining"), 1.0);
+    assert_eq!(node.http_post("/undrain").unwrap().0, 200);
+    assert!(raw_invite(&node, "4102").starts_with("SIP/2.0 200"));
+}
+
+#[test]
+fn at_the_call_limit_new_calls_get_503() {
+    let node = start_node_with("limit", Peers::default(), vec![("CC__LIMITS__MAX_CALLS".into(), "1".into())]);
+    assert!(raw_invite(&node, "4106").starts_with("SIP/2.0 200"), "the first call is taken");
+    let answer = raw_invite(&node, "4106");
+    assert!(answer.starts_with("SIP/2.0 503") && answer.contains("Retry-After:"), "{answer}");
 }

@@ -358,3 +358,146 @@ pub fn caller_cancels() -> String {
 "#
     )
 }
+
+/// A callee that is busy: 486 to the INVITE, then the ACK.
+pub fn callee_busy() -> String {
+    r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="callee busy">
+  <recv request="INVITE" crlf="true"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 486 Busy Here
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="ACK"/>
+</scenario>
+"#
+    .to_string()
+}
+
+/// A caller behind a proxy: its INVITE carries `Record-Route` naming the
+/// proxy at 127.0.0.1:`proxy_port`, and it expects the same Record-Route in
+/// the 200. It does not hang up: the node's BYE must go to the proxy.
+pub fn caller_behind_proxy(proxy_port: u16) -> String {
+    caller(Codec::Pcmu, &[Then::Pause(3000)], Ending::CallerHangsUp)
+        .replace(
+            "      Max-Forwards: 70\n      Content-Type: application/sdp",
+            &format!("      Record-Route: <sip:127.0.0.1:{proxy_port};lr;ftag=[pid]>\n      Max-Forwards: 70\n      Content-Type: application/sdp"),
+        )
+        .replace(
+            r#"<recv response="200" rtd="true" rrs="true"/>"#,
+            &format!(
+                r#"<recv response="200" rtd="true" rrs="true">
+    <action>
+      <ereg regexp="127.0.0.1:{proxy_port};lr" search_in="hdr" header="Record-Route:" check_it="true" assign_to="rr"/>
+      <log message="record-route [$rr]"/>
+    </action>
+  </recv>"#
+            ),
+        )
+        .split("  <send retrans=\"500\">\n    <![CDATA[\n      BYE")
+        .next()
+        .unwrap()
+        .to_string()
+        + "</scenario>\n"
+}
+
+/// The proxy of [`caller_behind_proxy`]: it gets the node's BYE, which must
+/// name it in a Route header and carry the caller's Contact as Request-URI.
+pub fn proxy_gets_bye() -> String {
+    r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="proxy gets the BYE">
+  <recv request="BYE" timeout="30000">
+    <action>
+      <ereg regexp=";lr" search_in="hdr" header="Route:" check_it="true" assign_to="route"/>
+      <ereg regexp="^BYE sip:caller@" search_in="msg" check_it="true" assign_to="ruri"/>
+      <log message="route [$route] ruri [$ruri]"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+</scenario>
+"#
+    .to_string()
+}
+
+fn reinvite(cseq: u32, direction: &str) -> String {
+    format!(
+        r#"  <send retrans="500">
+    <![CDATA[
+      INVITE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      {CALLER_HEADERS}
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: {cseq} INVITE
+      Contact: <sip:caller@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 53655765 {cseq} IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [rtp_ip]
+      t=0 0
+      m=audio [rtp_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a={direction}
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="200">
+    <action>
+      <ereg regexp="a=(recvonly|sendrecv)" search_in="body" check_it="true" assign_to="answer"/>
+      <log message="answer [$answer]"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      {CALLER_HEADERS}
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: {cseq} ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+"#
+    )
+}
+
+/// A caller that puts the call on hold (`a=sendonly`) after `before` ms,
+/// resumes after `held` ms, and hangs up `after` ms later.
+pub fn caller_holds(before: u32, held: u32, after: u32) -> String {
+    let call = caller(Codec::Pcmu, &[Then::Pause(before)], Ending::CallerHangsUp);
+    let (head, tail) = call.split_once("  <send retrans=\"500\">\n    <![CDATA[\n      BYE").unwrap();
+    format!(
+        "{head}{}  <pause milliseconds=\"{held}\"/>\n{}  <pause milliseconds=\"{after}\"/>\n  <send retrans=\"500\">\n    <![CDATA[\n      BYE{}",
+        reinvite(2, "sendonly"),
+        reinvite(3, "sendrecv"),
+        tail.replace("CSeq: 2 BYE", "CSeq: 4 BYE")
+    )
+}
