@@ -110,6 +110,8 @@ class Node:
             "CC__PATHS__RECORDS": os.path.join(workdir, "records.jsonl"),
             "CC__PATHS__VOICEMAIL": os.path.join(workdir, "voicemail"),
             "CC__LIMITS__MAX_CALLS": "20000",
+            # SIPp's callers send no RTP; a node would end them as dead.
+            "CC__MEDIA__RTP_TIMEOUT_S": "86400",
             "CC__LOG__LEVEL": "warn",
         })
         self.log = open(os.path.join(workdir, "node.log"), "w")
@@ -217,9 +219,17 @@ def rate_ramp(args, node, target, workdir):
     return results, best
 
 
-def concurrency(args, node, target, workdir):
+def concurrency(args, node, target, workdir, fresh_node):
+    """Each level on a fresh node (when we run it), so that its resident
+    memory measures this level's calls and not what earlier runs left."""
     results = []
     for level in args.concurrent:
+        if fresh_node:
+            if node:
+                node.stop()
+            node = fresh_node()
+            target = f"127.0.0.1:{node.sip_port}"
+            time.sleep(1)
         wait_idle(node, 120)
         ramp = args.ramp_rate
         ramp_s = level / ramp
@@ -263,10 +273,14 @@ def concurrency(args, node, target, workdir):
             row["rss_peak_kib"] = peak_rss
             row["rss_per_call_kib"] = (peak_rss - rss_idle) / level
         results.append(row)
+        if node:
+            row["node_log"] = node.log.name
         print(f"  {level:>5} concurrent: {result.get('successful')}/{level} ok, sink got {summary.get('packets')} packets "
               f"from {summary.get('streams')} streams, {100 * summary.get('late_share', 0):.3f} % > 5 ms late"
               + (f", node says {100 * row['node_late_share']:.3f} %" if "node_late_share" in row else "")
               + (f", {row['rss_per_call_kib']:.1f} KiB/call" if "rss_per_call_kib" in row else ""), flush=True)
+    if node and fresh_node:
+        node.stop()
     return results
 
 
@@ -276,7 +290,7 @@ def main():
     parser.add_argument("--pid", type=int, help="that system's process, for CPU and memory")
     parser.add_argument("--welcome-number", default="5000")
     parser.add_argument("--moh-number", default="5001")
-    parser.add_argument("--rates", default="100,200,400,600,800,900,1000,1200",
+    parser.add_argument("--rates", default="200,400,600,800,900,1000,1200,1400,1600,1800,2000",
                         type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--step-seconds", type=int, default=20)
     parser.add_argument("--concurrent", default="500,1000,2000", type=lambda s: [int(x) for x in s.split(",")])
@@ -290,11 +304,15 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "cc-node", "-p", "cc-loadtest"], cwd=ROOT, check=True)
     workdir = tempfile.mkdtemp(prefix="cc-bench-")
     node = None
+    fresh_node = None
     if args.target:
         target = args.target
     else:
-        base = 20000 + random.randrange(0, 5000) * 2
-        node = Node(workdir, (base, base + 2 * 12000))
+        def fresh_node():
+            folder = tempfile.mkdtemp(prefix="node-", dir=workdir)
+            base = 20000 + random.randrange(0, 2000) * 2
+            return Node(folder, (base, base + 2 * 12000))
+        node = fresh_node()
         target = f"127.0.0.1:{node.sip_port}"
     machine = {
         "cpus": os.cpu_count(),
@@ -317,7 +335,10 @@ def main():
                       flush=True)
         if not args.skip_concurrency:
             print(f"concurrent calls with media (prompt, then music on hold, {args.hold} s):", flush=True)
-            report["concurrency"] = concurrency(args, node, target, workdir)
+            if node:
+                node.stop()
+            report["concurrency"] = concurrency(args, None, target, workdir, fresh_node)
+            node = None
     finally:
         if node:
             node.stop()

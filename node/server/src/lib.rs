@@ -86,7 +86,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         settings.media.port_max,
         metrics.rtp_ports_in_use.clone(),
     );
-    let media = MediaEngine::start(Arc::clone(&metrics));
+    let media = MediaEngine::start(Arc::clone(&metrics), settings.media.realtime_pacer);
     let acd = acd::start(&directory, Arc::clone(&metrics));
     let records = records::start(settings.paths.records.clone(), Arc::clone(&metrics))?;
     let node = Arc::new(Node::new(

@@ -47,6 +47,7 @@ pub struct MediaSettings {
     pub port_min: u16,
     pub port_max: u16,
     pub rtp_timeout_s: u64,
+    pub realtime_pacer: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]

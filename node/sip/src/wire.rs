@@ -134,9 +134,22 @@ pub fn decode(bytes: &[u8]) -> Decoded {
     let head = String::from_utf8_lossy(&bytes[..head_len]);
     let raw = RawHeaders::scan(&head);
     let is_response = raw.start_line.starts_with("SIP/");
+    // Header fields are UTF-8 text (RFC 3261 §25.1); anything else would be
+    // read differently by the scan above and by the parser.
+    let text = std::str::from_utf8(&bytes[..head_len]).is_ok();
 
     if is_response {
+        if !text {
+            return Decoded::Drop(DropReason::BadResponse("headers are not UTF-8".into()));
+        }
         return decode_response(bytes, &raw, head_len, body_start);
+    }
+    if !text && raw.get("via").is_some() {
+        return Decoded::Reject(Rejection {
+            status: 400,
+            reason: "Bad Request (header bytes are not UTF-8)".into(),
+            headers: raw,
+        });
     }
     decode_request(bytes, raw, head_len, body_start)
 }
@@ -292,6 +305,8 @@ fn check_common_typed<M: HeadersExt>(message: &M) -> Result<(), String> {
             return Err(format!("unterminated quoted string in {}", header.name()));
         }
     }
+    message.call_id_header().map_err(|_| "missing Call-ID")?;
+    headers::cseq(message).ok_or("malformed CSeq")?;
     let from = message.from_header().map_err(|_| "missing From")?;
     from.uri().map_err(|_| "malformed From URI")?;
     let to = message.to_header().map_err(|_| "missing To")?;

@@ -184,6 +184,7 @@ pub fn start(node: Arc<Node>, tx: ServerTxId, invite: Request, source: Peer) -> 
         answered: false,
         offered_late: offer.is_none(),
         held: false,
+        final_sent: false,
     };
     node.call_started();
     node.metrics.calls_active.get_or_create(&UnitLabel { unit: unit.id().into() }).inc();
@@ -232,6 +233,8 @@ struct CallerLeg {
     offered_late: bool,
     /// The caller holds the call (sendonly/inactive): no media expected.
     held: bool,
+    /// A final response went to the INVITE (200, or 487 after CANCEL).
+    final_sent: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -491,6 +494,7 @@ impl Call {
         headers::set_body(&mut response, &mut body_bytes, "application/sdp", body.into_bytes());
         response.body = body_bytes;
         self.respond(self.caller.tx, response).await;
+        self.caller.final_sent = true;
         match Dialog::uas(&self.caller.invite, &self.caller.local_tag, &contact) {
             Ok(dialog) => self.caller.dialog = Some(dialog),
             Err(e) => tracing::warn!(error = %e, "caller dialog"),
@@ -680,6 +684,7 @@ impl Call {
                 }
             }
             Event::Cancelled { .. } => {
+                self.caller.final_sent = true;
                 if !self.caller.answered {
                     self.record.ended_by = Some("cancel".into());
                     self.record.outcome = Outcome::Abandoned.as_str().into();
@@ -1266,6 +1271,13 @@ impl Call {
             }
         }
         self.hang_up_caller().await;
+        if !self.caller.final_sent {
+            // Ended before answering (shutdown, a failure): the INVITE still
+            // gets its final response, or the caller would ring for ever.
+            let response = response_for(&self.caller.invite, 480, Some(&self.caller.local_tag));
+            self.respond(self.caller.tx, response).await;
+            self.record.sip_status = Some(480);
+        }
         self.node.media.send(MediaCommand::Close { leg: self.caller.leg });
         self.node
             .sip
