@@ -9,28 +9,65 @@
 
 use rsipstack::sip::{Header, Headers, HeadersExt, Method, Request, Response, StatusCode, Version};
 
+/// Where a character of a header value stands: inside a quoted string,
+/// inside `<…>`, or at the top level. Escapes (`\x`) inside quotes are
+/// skipped. Every reader below is a walk with this scanner.
+#[derive(Clone, Copy, Default)]
+struct Scanner {
+    quoted: bool,
+    angle: bool,
+    escaped: bool,
+}
+
+impl Scanner {
+    /// Takes one character; returns true when it is structural (not
+    /// escaped, not inside quotes), i.e. a delimiter could be one.
+    fn step(&mut self, c: char) -> bool {
+        if self.escaped {
+            self.escaped = false;
+            return false;
+        }
+        match c {
+            '\\' if self.quoted => {
+                self.escaped = true;
+                false
+            }
+            '"' => {
+                self.quoted = !self.quoted;
+                false
+            }
+            _ if self.quoted => false,
+            '<' => {
+                self.angle = true;
+                true
+            }
+            '>' => {
+                self.angle = false;
+                true
+            }
+            _ => true,
+        }
+    }
+
+    /// The positions of `wanted` outside quotes, and outside `<…>` unless
+    /// `inside_angles` allows them there.
+    fn find_all(value: &str, wanted: char, inside_angles: bool) -> impl Iterator<Item = usize> + '_ {
+        let mut scanner = Scanner::default();
+        value
+            .char_indices()
+            .filter(move |(_, c)| scanner.step(*c) && *c == wanted && (inside_angles || !scanner.angle))
+            .map(|(i, _)| i)
+    }
+}
+
 /// Splits a header value at top-level commas (RFC 3261 §7.3.1), ignoring
 /// commas inside quotes or angle brackets.
 pub fn split_list(value: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    let (mut quoted, mut angle, mut start) = (false, false, 0);
-    let mut escaped = false;
-    for (i, c) in value.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            ',' if !quoted && !angle => {
-                out.push(value[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
+    let mut start = 0;
+    for i in Scanner::find_all(value, ',', false) {
+        out.push(value[start..i].trim());
+        start = i + 1;
     }
     out.push(value[start..].trim());
     out.retain(|s| !s.is_empty());
@@ -41,23 +78,7 @@ pub fn split_list(value: &str) -> Vec<&str> {
 /// Via entry): everything after the first `;` that is outside quotes and
 /// outside `<…>`.
 fn header_params(value: &str) -> &str {
-    let (mut quoted, mut angle) = (false, false);
-    let mut escaped = false;
-    for (i, c) in value.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            ';' if !quoted && !angle => return &value[i + 1..],
-            _ => {}
-        }
-    }
-    ""
+    Scanner::find_all(value, ';', false).next().map_or("", |i| &value[i + 1..])
 }
 
 /// A header parameter's value (`tag`, `branch`, `rport`, …); `Some("")` for
@@ -134,39 +155,18 @@ pub fn first_uri(value: &str) -> Option<&str> {
 }
 
 fn find_unquoted(value: &str, wanted: char) -> Option<usize> {
-    let mut quoted = false;
-    let mut escaped = false;
-    for (i, c) in value.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            c if c == wanted && !quoted => return Some(i),
-            _ => {}
-        }
-    }
-    None
+    // '<' opens the angle state, so it must be looked for with angles allowed.
+    Scanner::find_all(value, wanted, true).next()
 }
 
 /// Whether every quoted string in a header value is closed (a `\` escapes
 /// the next character inside quotes).
 pub fn quotes_balanced(value: &str) -> bool {
-    let (mut quoted, mut escaped) = (false, false);
-    for c in value.chars() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            _ => {}
-        }
-    }
-    !quoted
+    let mut scanner = Scanner::default();
+    value.chars().for_each(|c| {
+        scanner.step(c);
+    });
+    !scanner.quoted
 }
 
 /// The tag of a From or To value.
@@ -229,15 +229,33 @@ pub fn push(headers: &mut Headers, name: &str, value: impl Into<String>) {
     headers.push(rsipstack::sip::headers::make_header(name, value.into()));
 }
 
+/// A request or a response: something with headers and a body.
+pub trait Message: rsipstack::sip::HasHeaders {
+    /// The body.
+    fn body_mut(&mut self) -> &mut Vec<u8>;
+}
+
+impl Message for Request {
+    fn body_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.body
+    }
+}
+
+impl Message for Response {
+    fn body_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.body
+    }
+}
+
 /// Sets a body with its Content-Type, and Content-Length to match.
-pub fn set_body<M: rsipstack::sip::HasHeaders>(message: &mut M, body: &mut Vec<u8>, content_type: &str, new_body: Vec<u8>) {
+pub fn set_body<M: Message>(message: &mut M, content_type: &str, body: Vec<u8>) {
     let headers = message.headers_mut();
     headers.retain(|h| !matches!(h, Header::ContentType(_) | Header::ContentLength(_)));
-    if !new_body.is_empty() {
+    if !body.is_empty() {
         push(headers, "Content-Type", content_type);
     }
-    push(headers, "Content-Length", new_body.len().to_string());
-    *body = new_body;
+    push(headers, "Content-Length", body.len().to_string());
+    *message.body_mut() = body;
 }
 
 /// Sets `Content-Length` to the body's length, replacing any earlier one.

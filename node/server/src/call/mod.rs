@@ -490,9 +490,7 @@ impl Call {
         let mut response = response_for(&self.caller.invite, 200, Some(&self.caller.local_tag));
         headers::push(&mut response.headers, "Contact", format!("<{contact}>"));
         headers::push(&mut response.headers, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE");
-        let mut body_bytes = Vec::new();
-        headers::set_body(&mut response, &mut body_bytes, "application/sdp", body.into_bytes());
-        response.body = body_bytes;
+        headers::set_body(&mut response, "application/sdp", body.into_bytes());
         self.respond(self.caller.tx, response).await;
         self.caller.final_sent = true;
         match Dialog::uas(&self.caller.invite, &self.caller.local_tag, &contact) {
@@ -800,9 +798,7 @@ impl Call {
                     self.caller.negotiated = Some(n.clone());
                     self.caller.last_rtp = Instant::now();
                     let local = self.local_media();
-                    let mut body = Vec::new();
-                    headers::set_body(&mut response, &mut body, "application/sdp", sdp::write_answer(&local, &n).into_bytes());
-                    response.body = body;
+                    headers::set_body(&mut response, "application/sdp", sdp::write_answer(&local, &n).into_bytes());
                 }
                 Err(status) => {
                     self.respond(tx, response_for(&request, status, None)).await;
@@ -1010,9 +1006,7 @@ impl Call {
             session_id: self.node.random() >> 1,
             version: 1,
         };
-        let mut body = Vec::new();
-        headers::set_body(&mut invite, &mut body, "application/sdp", sdp::write_offer(&local, &codecs, Direction::SendRecv).into_bytes());
-        invite.body = body;
+        headers::set_body(&mut invite, "application/sdp", sdp::write_offer(&local, &codecs, Direction::SendRecv).into_bytes());
         self.node
             .sip
             .command(SipCommand::Route {
@@ -1223,9 +1217,7 @@ impl Call {
                         session_id: 1,
                         version: 2,
                     };
-                    let mut body = Vec::new();
-                    headers::set_body(&mut response, &mut body, "application/sdp", sdp::write_answer(&local, &n).into_bytes());
-                    response.body = body;
+                    headers::set_body(&mut response, "application/sdp", sdp::write_answer(&local, &n).into_bytes());
                 }
                 self.respond(tx, response).await;
             }
