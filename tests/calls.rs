@@ -370,6 +370,10 @@ fn queued_call(label: &str, anna_xml: &str, bob_xml: Option<&str>) -> (Node, ser
         ..Peers::default()
     };
     let node = start_node_with(label, peers, vec![]);
+    for agent in ["anna", "bob"] {
+        let (status, body) = node.http_post(&format!("/units/queue/agents/{agent}/login")).unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
     let caller_rtp = RtpEndpoint::start(true);
     let agent_rtp = RtpEndpoint::start(true);
     let agent_args = ["-key", "rtp_ip", "127.0.0.1", "-key", "rtp_port", &agent_rtp.port.to_string(), "-m", "1"];
@@ -519,4 +523,45 @@ fn at_the_call_limit_new_calls_get_503() {
     assert!(raw_invite(&node, "4106").starts_with("SIP/2.0 200"), "the first call is taken");
     let answer = raw_invite(&node, "4106");
     assert!(answer.starts_with("SIP/2.0 503") && answer.contains("Retry-After:"), "{answer}");
+}
+
+fn agent_state(node: &Node, unit: &str, agent: &str) -> String {
+    let (_, body) = node.http_get(&format!("/units/{unit}/agents")).unwrap();
+    let snapshot: serde_json::Value = serde_json::from_str(&body).unwrap();
+    snapshot["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == agent)
+        .map(|a| a["state"].as_str().unwrap().to_string())
+        .unwrap()
+}
+
+fn dial_feature(node: &Node, code: &str, from_user: &str) -> Vec<Received> {
+    let rtp = RtpEndpoint::start(false);
+    let args = caller_args(code, &rtp);
+    let xml = scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp).replace("sip:caller[call_number]@", &format!("sip:{from_user}@"));
+    let result = Sipp::start_xml(&target(node), &xml, &as_refs(&args)).wait(Duration::from_secs(15));
+    assert!(result.success, "SIPp failed dialling {code}:\n{}\n{}", result.errors, node.log());
+    rtp.packets()
+}
+
+#[test]
+fn agents_log_in_pause_and_log_out_with_feature_codes() {
+    let node = start_node_with("features", Peers { anna: 5091, bob: 5092, ..Peers::default() }, vec![]);
+    assert_eq!(agent_state(&node, "queue", "anna"), "logged_out");
+    let tone = dial_feature(&node, "*41", "anna");
+    assert!(tone.len() >= 15, "the confirmation tone reached the phone ({} packets)", tone.len());
+    assert_eq!(agent_state(&node, "queue", "anna"), "available");
+    dial_feature(&node, "*43", "anna");
+    assert_eq!(agent_state(&node, "queue", "anna"), "paused");
+    dial_feature(&node, "*44", "anna");
+    assert_eq!(agent_state(&node, "queue", "anna"), "available");
+    dial_feature(&node, "*42", "anna");
+    assert_eq!(agent_state(&node, "queue", "anna"), "logged_out");
+    // A phone that is no agent's hears the error tone and changes nothing.
+    let error = dial_feature(&node, "*41", "stranger");
+    assert!(!error.is_empty());
+    assert_eq!(agent_state(&node, "queue", "bob"), "logged_out");
+    assert_eq!(node.metric("cc_queue_events_total{node=\"features\",unit=\"queue\",queue=\"NONE\",event=\"AGENTLOGIN\"}"), 1.0);
 }

@@ -1,24 +1,43 @@
-//! # cc-acd: queue and agent decisions
+//! # cc-acd: queues and agents
 //!
-//! The automatic call distributor of one node, as a pure state machine: who
-//! waits in which queue and in which order, which agent is free, and which
-//! agent is offered which caller. Time is an input; nothing here dials or
-//! waits. The node's call tasks carry out the offers (they dial the agent)
-//! and report back (answered, not answered, hung up).
+//! The automatic call distributor, shared by every node of the cluster. It
+//! decides who waits in which queue and in which order, which agent is free,
+//! reserved (ringing), on a call, in wrap-up or paused, and which agent is
+//! offered which caller.
 //!
-//! This is the single-node ACD the embedded default needs. Sharing queues
-//! across nodes through Redis puts this same model behind a store trait (the
-//! in-memory store then serves as the model in property tests).
+//! ```text
+//!   model.rs   the specification: every operation over plain data
+//!      │        (join, leave, answered, failed, call ended, login/out,
+//!      │         pause, tick, reap a dead node), each ending by matching
+//!      ▼
+//!   AcdStore   one async interface, two stores:
+//!      ├── MemoryStore   the model in a mutex (the single-node default)
+//!      └── RedisStore    (crate cc-acd-redis) the same operations as Lua
+//!                        scripts, atomic, over keys hash-tagged by unit
+//! ```
+//!
+//! Operations answer their caller and produce [`Effects`]: [`Notice`]s for
+//! the node holding a call ("ring this agent", "the caller timed out") and
+//! [`QueueEvent`]s in the vocabulary of Asterisk's queue_log. The node that
+//! holds the caller dials the agent; the match may be made on any node.
 //!
 //! Rules kept from the field (FreeSWITCH mod_callcenter, Asterisk app_queue):
-//! - callers are served first come, first served within a queue;
-//! - an agent in a call, or ringing, is never offered another one;
-//! - an offer that is not answered sends the caller back to the head of the
-//!   queue (they keep their place) and the agent rests before the next offer;
-//! - after a call an agent stays in wrap-up for the queue's wrap-up time.
+//! callers are served by priority, then first come first served across
+//! nodes; an agent in a call or ringing is never offered another; an offer
+//! that is not taken leaves the caller in their place and rests the agent,
+//! who is paused after `max_misses` misses; wrap-up per queue or per agent;
+//! lower levels first, higher levels join after each escalation period;
+//! ring-all offers every free agent of the lowest level at once; a caller
+//! who hangs up and calls back within the resume window gets their place.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod acd;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod model;
+pub mod store;
+pub mod types;
 
-pub use acd::{Acd, AgentStatus, JoinError, Offer, QueueConfig};
+pub use model::Model;
+pub use store::{AcdStore, MemoryStore, StoreError};
+pub use types::*;

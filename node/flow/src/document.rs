@@ -163,6 +163,9 @@ pub struct AgentSpec {
     pub uri: String,
     /// The kind of endpoint.
     pub endpoint: EndpointKind,
+    /// The agent's own wrap-up time, instead of each queue's.
+    #[serde(default, with = "humantime_serde")]
+    pub wrap_up: Option<Duration>,
 }
 
 /// A supervisor.
@@ -197,12 +200,45 @@ pub enum Strategy {
     Random,
 }
 
+/// A queue's agent: its id, or its id and level (`{ agent: pau, level: 2 }`;
+/// lower levels are offered first, level 1 by default).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum QueueMember {
+    /// An agent at level 1.
+    Agent(String),
+    /// An agent at a level.
+    Leveled {
+        /// The agent's id.
+        agent: String,
+        /// Its level, 1 and up.
+        level: u32,
+    },
+}
+
+impl QueueMember {
+    /// The agent's id.
+    pub fn agent(&self) -> &str {
+        match self {
+            QueueMember::Agent(a) | QueueMember::Leveled { agent: a, .. } => a,
+        }
+    }
+
+    /// The agent's level in the queue.
+    pub fn level(&self) -> u32 {
+        match self {
+            QueueMember::Agent(_) => 1,
+            QueueMember::Leveled { level, .. } => *level,
+        }
+    }
+}
+
 /// An attention queue.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct QueueSpec {
-    /// Agent identifiers serving the queue.
-    pub agents: Vec<String>,
+    /// The agents serving the queue, with their levels.
+    pub agents: Vec<QueueMember>,
     /// Agent selection.
     #[serde(default)]
     pub strategy: Strategy,
@@ -218,6 +254,52 @@ pub struct QueueSpec {
     /// Time an agent stays unavailable after a call.
     #[serde(default, with = "humantime_serde")]
     pub wrap_up: Duration,
+    /// The most callers waiting at once (then the queue step's `on_full`); 0: no limit.
+    #[serde(default)]
+    pub max_len: u32,
+    /// Every this long a waiting caller may also be offered to the next
+    /// level of agents; absent: every level at once, lower levels first.
+    #[serde(default, with = "humantime_serde")]
+    pub escalate_after: Option<Duration>,
+    /// How long an agent who did not answer is left alone.
+    #[serde(default = "default_no_answer_delay", with = "humantime_serde")]
+    pub no_answer_delay: Duration,
+    /// How long an agent whose phone was busy is left alone.
+    #[serde(default = "default_busy_delay", with = "humantime_serde")]
+    pub busy_delay: Duration,
+    /// How long an agent who rejected a call is left alone.
+    #[serde(default = "default_busy_delay", with = "humantime_serde")]
+    pub reject_delay: Duration,
+    /// Consecutive missed offers after which an agent is paused; 0: never.
+    #[serde(default = "default_max_misses")]
+    pub max_misses: u32,
+    /// A caller who hangs up and calls back within this time gets their
+    /// place back; absent: never.
+    #[serde(default, with = "humantime_serde")]
+    pub resume_window: Option<Duration>,
+    /// How often a waiting caller hears the announcements; absent: never.
+    #[serde(default, with = "humantime_serde")]
+    pub announce_every: Option<Duration>,
+    /// A prompt played at each announcement ("all our agents are busy…").
+    #[serde(default)]
+    pub announce: Option<String>,
+    /// Whether the announcements tell the caller's position and estimated
+    /// wait (needs the prompts `queue_position`, `queue_wait`, `minutes`
+    /// and `number_1` … `number_20`).
+    #[serde(default)]
+    pub announce_position: bool,
+}
+
+fn default_no_answer_delay() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_busy_delay() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_max_misses() -> u32 {
+    3
 }
 
 fn default_ring_timeout() -> Duration {
@@ -382,9 +464,16 @@ pub struct QueueStep {
     /// A key that leaves the queue.
     #[serde(default)]
     pub exit_key: Option<char>,
+    /// The caller's priority, 0–9: higher is served first.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
     /// Where the exit key goes.
     #[serde(default)]
     pub on_exit: Option<String>,
+}
+
+fn default_priority() -> u8 {
+    5
 }
 
 /// `voicemail`.

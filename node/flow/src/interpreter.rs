@@ -163,6 +163,8 @@ pub enum Action {
     Enqueue {
         /// The queue's name.
         queue: String,
+        /// The caller's priority, 0–9.
+        priority: u8,
     },
     /// Take the caller out of the queue (exit key).
     LeaveQueue,
@@ -452,8 +454,11 @@ impl FlowRun {
                 };
                 self.enter(now, next, actions);
             }
-            CompiledStep::Queue { queue, .. } => {
-                actions.push(Action::Enqueue { queue: queue.clone() });
+            CompiledStep::Queue { queue, priority, .. } => {
+                actions.push(Action::Enqueue {
+                    queue: queue.clone(),
+                    priority: *priority,
+                });
                 self.state = State::Queued { step };
             }
             CompiledStep::Voicemail { greeting, beep, .. } => {

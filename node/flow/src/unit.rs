@@ -34,6 +34,7 @@ pub enum CompiledStep {
     },
     Queue {
         queue: String,
+        priority: u8,
         on_timeout: Option<StepId>,
         on_no_agents: Option<StepId>,
         on_full: Option<StepId>,

@@ -151,10 +151,21 @@ pub fn validate(file: &str, doc: UnitDocument, university: &UniversityCalendar) 
         }
     }
     for (name, queue) in &doc.queues {
-        for agent in &queue.agents {
-            if !agent_ids.contains(agent.as_str()) {
-                c.unit(format!("queue {name:?}: unknown agent {agent:?}"));
+        for member in &queue.agents {
+            if !agent_ids.contains(member.agent()) {
+                c.unit(format!("queue {name:?}: unknown agent {:?}", member.agent()));
             }
+            if member.level() == 0 {
+                c.unit(format!("queue {name:?}: agent {:?} has level 0; levels start at 1", member.agent()));
+            }
+        }
+        if let Some(announce) = &queue.announce {
+            if !doc.prompts.contains_key(announce) {
+                c.unit(format!("queue {name:?}: unknown prompt {announce:?} to announce"));
+            }
+        }
+        if queue.announce_every.is_some_and(|d| d.is_zero()) {
+            c.unit(format!("queue {name:?}: announce_every must be above zero"));
         }
         if let Some(moh) = &queue.music_on_hold {
             if !doc.prompts.contains_key(moh) {
@@ -251,6 +262,7 @@ fn compile_flow(c: &mut Checker<'_>, doc: &UnitDocument, tags: &HashSet<&str>) -
             }
             Step::Queue(q) => CompiledStep::Queue {
                 queue: q.queue.clone(),
+                priority: q.priority,
                 on_timeout: q.on_timeout.as_deref().map(|t| goes_to("on_timeout", t)),
                 on_no_agents: q.on_no_agents.as_deref().map(|t| goes_to("on_no_agents", t)),
                 on_full: q.on_full.as_deref().map(|t| goes_to("on_full", t)),
@@ -329,9 +341,18 @@ fn check_step_contents(c: &mut Checker<'_>, doc: &UnitDocument, tags: &HashSet<&
                 c.step(name, "digit_timeout must be above zero");
             }
         }
-        CompiledStep::Queue { queue, exit_key, on_exit, .. } => {
+        CompiledStep::Queue {
+            queue,
+            exit_key,
+            on_exit,
+            priority,
+            ..
+        } => {
             if !doc.queues.contains_key(queue) {
                 c.step(name, format!("unknown queue {queue:?}"));
+            }
+            if *priority > 9 {
+                c.step(name, format!("priority {priority} is above 9"));
             }
             if exit_key.is_some() != on_exit.is_some() {
                 c.step(name, "exit_key and on_exit go together");

@@ -164,7 +164,7 @@ fn the_queue_branch_tags_then_enqueues_and_an_answer_connects() {
     to_menu(&mut r, now);
     let a = r.handle(now, FlowEvent::Digit('1'));
     assert!(a.contains(&Action::Tag("information".into())));
-    assert!(a.contains(&Action::Enqueue { queue: "general".into() }));
+    assert!(a.contains(&Action::Enqueue { queue: "general".into(), priority: 5 }));
     let a = r.handle(now, FlowEvent::Queue(QueueOutcome::Answered { agent: "anna".into() }));
     assert!(a.is_empty());
     let a = r.handle(now, FlowEvent::CallerHungUp);

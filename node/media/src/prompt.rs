@@ -121,16 +121,20 @@ impl Prompt {
     }
 }
 
-/// A short tone: the voicemail beep, or test audio.
-pub fn tone(name: &str, frequency: f32, duration: Duration, amplitude: i16) -> Prompt {
+/// The samples of a sine tone.
+pub fn tone_samples(frequency: f32, duration: Duration, amplitude: i16) -> Vec<i16> {
     let count = (duration.as_secs_f32() * SAMPLE_RATE as f32) as usize;
-    let samples: Vec<i16> = (0..count)
+    (0..count)
         .map(|i| {
             let t = i as f32 / SAMPLE_RATE as f32;
             ((t * frequency * std::f32::consts::TAU).sin() * amplitude as f32) as i16
         })
-        .collect();
-    Prompt::from_samples(name, &samples)
+        .collect()
+}
+
+/// A short tone: the voicemail beep, or test audio.
+pub fn tone(name: &str, frequency: f32, duration: Duration, amplitude: i16) -> Prompt {
+    Prompt::from_samples(name, &tone_samples(frequency, duration, amplitude))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -18,6 +18,8 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/metrics", get(metrics))
         .route("/drain", post(drain))
         .route("/undrain", post(undrain))
+        .route("/units/{unit}/agents", get(agents))
+        .route("/units/{unit}/agents/{agent}/{action}", post(agent_action))
         .with_state(node)
 }
 
@@ -53,4 +55,54 @@ async fn drain(State(node): State<Arc<Node>>) -> impl IntoResponse {
 async fn undrain(State(node): State<Arc<Node>>) -> impl IntoResponse {
     node.set_draining(false);
     Json(json!({ "draining": false, "active_calls": node.active_calls() }))
+}
+
+/// A unit's queues and agents as the ACD sees them.
+async fn agents(State(node): State<Arc<Node>>, Path(unit): Path<String>) -> impl IntoResponse {
+    if !node.directory.units().iter().any(|u| u.id() == unit) {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no unit {unit:?}") })));
+    }
+    match node.acd.snapshot(&unit).await {
+        Ok(snapshot) => (StatusCode::OK, Json(serde_json::to_value(snapshot).unwrap_or_default())),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": e.to_string() }))),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PauseReason {
+    reason: Option<String>,
+}
+
+/// `POST /units/{unit}/agents/{agent}/{login|logout|pause|unpause}`: what an
+/// agent's feature codes do, for operators and tests (the governed API with
+/// authentication comes with the units' REST API).
+async fn agent_action(
+    State(node): State<Arc<Node>>,
+    Path((unit, agent, action)): Path<(String, String, String)>,
+    Query(query): Query<PauseReason>,
+) -> impl IntoResponse {
+    let action = match action.as_str() {
+        "login" => crate::acd::AgentAction::Login,
+        "logout" => crate::acd::AgentAction::Logout,
+        "pause" => crate::acd::AgentAction::Pause(query.reason.unwrap_or_else(|| "paused".into())),
+        "unpause" => crate::acd::AgentAction::Unpause,
+        other => {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({ "error": format!("no action {other:?}: login, logout, pause or unpause") })),
+            )
+        }
+    };
+    if !node.directory.units().iter().any(|u| u.id() == unit) {
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no unit {unit:?}") })));
+    }
+    match node.acd.agent(&unit, &agent, action).await {
+        Ok(()) => {
+            let snapshot = node.acd.snapshot(&unit).await.ok();
+            let state = snapshot.and_then(|s| s.agents.into_iter().find(|a| a.id == agent));
+            (StatusCode::OK, Json(serde_json::to_value(state).unwrap_or_default()))
+        }
+        Err(cc_acd::StoreError::Agent(e)) => (StatusCode::NOT_FOUND, Json(json!({ "error": e.to_string() }))),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": e.to_string() }))),
+    }
 }

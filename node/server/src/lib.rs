@@ -87,7 +87,12 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         metrics.rtp_ports_in_use.clone(),
     );
     let media = MediaEngine::start(Arc::clone(&metrics), settings.media.realtime_pacer);
-    let acd = acd::start(&directory, Arc::clone(&metrics));
+    let store = match settings.acd.store.as_str() {
+        _ => acd::Store::Memory(cc_acd::MemoryStore::new()),
+    };
+    let acd = acd::Acd::start(&settings.node.name, store, &directory, Arc::clone(&metrics))
+        .await
+        .map_err(|e| anyhow::anyhow!("the ACD store: {e}"))?;
     let records = records::start(settings.paths.records.clone(), Arc::clone(&metrics))?;
     let node = Arc::new(Node::new(
         settings.clone(),

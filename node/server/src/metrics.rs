@@ -6,6 +6,8 @@
 //! and its default features pull protobuf. The names are documented for
 //! operators in `docs/metrics.md`.
 
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -34,6 +36,19 @@ pub struct UnitKind {
 pub struct UnitQueue {
     pub unit: String,
     pub queue: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UnitState {
+    pub unit: String,
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueEventLabels {
+    pub unit: String,
+    pub queue: String,
+    pub event: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -79,6 +94,10 @@ pub struct Metrics {
     pub dtmf: Family<UnitLabel, Counter>,
     pub flow_steps: Family<UnitKind, Counter>,
     pub queue_waiting: Family<UnitQueue, Gauge>,
+    pub queue_longest_wait: Family<UnitQueue, Gauge<f64, AtomicU64>>,
+    pub agents: Family<UnitState, Gauge>,
+    pub queue_events: Family<QueueEventLabels, Counter>,
+    pub acd_failures: Counter,
     pub queue_wait: Family<WaitLabels, Histogram>,
     pub voicemails: Family<UnitLabel, Counter>,
     pub draining: Gauge,
@@ -126,6 +145,14 @@ impl Metrics {
         registry.register("cc_flow_steps", "Flow steps entered, by unit and step type", flow_steps.clone());
         let queue_waiting = Family::<UnitQueue, Gauge>::default();
         registry.register("cc_queue_waiting", "Callers waiting, by unit and queue", queue_waiting.clone());
+        let queue_longest_wait = Family::<UnitQueue, Gauge<f64, AtomicU64>>::default();
+        registry.register("cc_queue_longest_wait_seconds", "How long the longest-waiting caller has waited, by unit and queue", queue_longest_wait.clone());
+        let agents = Family::<UnitState, Gauge>::default();
+        registry.register("cc_agents", "Agents by unit and state", agents.clone());
+        let queue_events = Family::<QueueEventLabels, Counter>::default();
+        registry.register("cc_queue_events", "Queue happenings in queue_log words (ENTERQUEUE, OFFER, CONNECT, RINGNOANSWER, ABANDON, …)", queue_events.clone());
+        let acd_failures = Counter::default();
+        registry.register("cc_acd_failures", "Queue steps that could not reach the ACD store and took their failure branch", acd_failures.clone());
         let queue_wait = Family::<WaitLabels, Histogram>::new_with_constructor(wait_histogram);
         registry.register("cc_queue_wait_seconds", "Time callers waited in queue, by outcome (answered, abandoned, timeout, left)", queue_wait.clone());
         let voicemails = Family::<UnitLabel, Counter>::default();
@@ -152,6 +179,10 @@ impl Metrics {
             dtmf,
             flow_steps,
             queue_waiting,
+            queue_longest_wait,
+            agents,
+            queue_events,
+            acd_failures,
             queue_wait,
             voicemails,
             draining,
@@ -175,6 +206,17 @@ impl Metrics {
                 queue: queue.clone(),
             });
         }
+    }
+
+    /// Counts a queue event.
+    pub fn acd_event(&self, unit: &str, queue: &str, event: &str) {
+        self.queue_events
+            .get_or_create(&QueueEventLabels {
+                unit: unit.into(),
+                queue: queue.into(),
+                event: event.into(),
+            })
+            .inc();
     }
 
     pub fn sip_request(&self, direction: &str, method: &str) {

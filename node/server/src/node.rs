@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use cc_sip::ids::IdGenerator;
 
-use crate::acd::AcdHandle;
+use crate::acd::Acd;
+use crate::call::FeatureCodes;
 use crate::media::engine::MediaEngine;
 use crate::media::ports::PortPool;
 use crate::metrics::Metrics;
@@ -24,7 +25,8 @@ pub struct Node {
     pub media: MediaEngine,
     pub ports: Arc<PortPool>,
     pub sip: SipHandle,
-    pub acd: AcdHandle,
+    pub acd: Arc<Acd>,
+    pub features: FeatureCodes,
     pub records: RecordSink,
     pub started: Instant,
     draining: AtomicBool,
@@ -41,10 +43,11 @@ impl Node {
         media: MediaEngine,
         ports: Arc<PortPool>,
         sip: SipHandle,
-        acd: AcdHandle,
+        acd: Arc<Acd>,
         records: RecordSink,
         seed: u64,
     ) -> Node {
+        let features = FeatureCodes::new(&settings.acd);
         Node {
             settings,
             directory,
@@ -52,6 +55,7 @@ impl Node {
             media,
             ports,
             sip,
+            features,
             acd,
             records,
             started: Instant::now(),

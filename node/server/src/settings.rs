@@ -16,6 +16,7 @@ pub struct Settings {
     pub node: NodeSettings,
     pub sip: SipSettings,
     pub media: MediaSettings,
+    pub acd: AcdSettings,
     pub limits: LimitSettings,
     pub http: HttpSettings,
     pub paths: PathSettings,
@@ -48,6 +49,16 @@ pub struct MediaSettings {
     pub port_max: u16,
     pub rtp_timeout_s: u64,
     pub realtime_pacer: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[allow(missing_docs)]
+pub struct AcdSettings {
+    pub store: String,
+    pub feature_login: String,
+    pub feature_logout: String,
+    pub feature_pause: String,
+    pub feature_unpause: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -113,6 +124,11 @@ impl Settings {
             self.media.ip
         );
         anyhow::ensure!(self.media.rtp_timeout_s > 0, "media.rtp_timeout_s must be above 0");
+        anyhow::ensure!(
+            matches!(self.acd.store.as_str(), "memory"),
+            "acd.store {:?}: must be \"memory\"",
+            self.acd.store
+        );
         Ok(())
     }
 
