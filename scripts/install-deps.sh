@@ -5,6 +5,7 @@ set -euo pipefail
 
 APT_PACKAGES=(
   sip-tester        # SIPp: the tests' and load tests' SIP peer
+  redis-server redis-tools redis-sentinel   # the ACD's shared state (tests start their own)
   espeak-ng sox     # the demo unit's spoken prompts (scripts/make-prompts.sh)
   ca-certificates curl build-essential pkg-config
 )

@@ -87,7 +87,7 @@ pub async fn callers_are_offered_in_arrival_order_across_nodes<S: AcdStore>(stor
     let (_, reservation) = (offers(&fx)[0].0.clone(), offers(&fx)[0].2.clone());
     let (answered, _) = store.offer_answered(unit, &reservation, T0 + 10).await.unwrap();
     assert_eq!(answered, Some(("c1".to_string(), "a".to_string())));
-    let fx = store.call_ended(unit, "a", true, T0 + 20).await.unwrap();
+    let fx = store.call_ended(unit, "a", "c1", true, T0 + 20).await.unwrap();
     let next = offers(&fx);
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].0, "c2", "the oldest caller, held by the other node, is next");
@@ -125,7 +125,7 @@ pub async fn round_robin_remembers_where_it_stopped<S: AcdStore>(store: &S, unit
         let (_, agent, reservation) = offers(&fx).remove(0);
         order.push(agent.clone());
         store.offer_answered(unit, &reservation, T0 + 20 + i).await.unwrap();
-        store.call_ended(unit, &agent, true, T0 + 30 + i).await.unwrap();
+        store.call_ended(unit, &agent, &format!("c{i}"), true, T0 + 30 + i).await.unwrap();
     }
     assert_eq!(order, ["a", "b", "c", "a", "b", "c"]);
 }
@@ -146,7 +146,7 @@ pub async fn fewest_calls_and_least_talk_time<S: AcdStore>(store: &S, unit: &str
         let (_, offered, reservation) = offers(&fx).remove(0);
         assert_eq!(offered, *agent);
         store.offer_answered(unit, &reservation, T0 + 100 * i as u64).await.unwrap();
-        store.call_ended(unit, agent, true, T0 + 100 * i as u64 + talk).await.unwrap();
+        store.call_ended(unit, agent, &format!("w{i}"), true, T0 + 100 * i as u64 + talk).await.unwrap();
         store.unpause(unit, if *agent == "a" { "b" } else { "a" }, T0 + 100_000).await.unwrap();
     }
     let (_, fx) = store.join(unit, &join("fewest", "f", "n1"), T0 + 200_000).await.unwrap();
@@ -234,7 +234,7 @@ pub async fn wrap_up_per_queue_and_per_agent<S: AcdStore>(store: &S, unit: &str)
     setup(store, unit, config, &["a"]).await;
     let (_, fx) = store.join(unit, &join("q", "c1", "n1"), T0 + 1).await.unwrap();
     store.offer_answered(unit, &offers(&fx)[0].2, T0 + 2).await.unwrap();
-    store.call_ended(unit, "a", false, T0 + 100).await.unwrap();
+    store.call_ended(unit, "a", "c1", false, T0 + 100).await.unwrap();
     assert_eq!(state_of(store, unit, "a").await, AgentState::WrapUp);
     let (next, _) = store.tick(unit, T0 + 101).await.unwrap();
     assert_eq!(next, Some(T0 + 10_100));
@@ -244,7 +244,7 @@ pub async fn wrap_up_per_queue_and_per_agent<S: AcdStore>(store: &S, unit: &str)
     store.login(unit, "b", T0 + 10_102).await.unwrap();
     let (_, fx) = store.join(unit, &join("q", "c2", "n1"), T0 + 10_103).await.unwrap();
     store.offer_answered(unit, &offers(&fx)[0].2, T0 + 10_104).await.unwrap();
-    store.call_ended(unit, "b", true, T0 + 10_200).await.unwrap();
+    store.call_ended(unit, "b", "c2", true, T0 + 10_200).await.unwrap();
     let (next, _) = store.tick(unit, T0 + 10_201).await.unwrap();
     assert_eq!(next, Some(T0 + 12_200), "b's own wrap-up of 2 s");
 }
@@ -361,13 +361,29 @@ pub async fn joining_twice_and_stale_reservations_are_safe<S: AcdStore>(store: &
     assert!(released.is_empty());
 }
 
+pub async fn retried_reports_change_nothing_twice<S: AcdStore>(store: &S, unit: &str) {
+    setup(store, unit, unit_config(vec![("q", queue(Strategy::LongestIdle, &[("a", 1)]))], &["a"]), &["a"]).await;
+    let (_, fx) = store.join(unit, &join("q", "c1", "n1"), T0 + 1).await.unwrap();
+    let reservation = offers(&fx)[0].2.clone();
+    let (first, _) = store.offer_answered(unit, &reservation, T0 + 2).await.unwrap();
+    let (again, fx) = store.offer_answered(unit, &reservation, T0 + 3).await.unwrap();
+    assert_eq!(first, again, "a retried answer (its reply lost) gets the same answer");
+    assert!(fx.events.is_empty());
+    store.call_ended(unit, "a", "c1", false, T0 + 10).await.unwrap();
+    let (_, fx) = store.join(unit, &join("q", "c2", "n1"), T0 + 11).await.unwrap();
+    store.offer_answered(unit, &offers(&fx)[0].2, T0 + 12).await.unwrap();
+    let fx = store.call_ended(unit, "a", "c1", false, T0 + 13).await.unwrap();
+    assert!(fx.events.is_empty(), "a retried end of c1 does not end c2");
+    assert_eq!(state_of(store, unit, "a").await, AgentState::OnCall);
+}
+
 pub async fn logout_and_pause_during_a_call_wait_for_its_end<S: AcdStore>(store: &S, unit: &str) {
     setup(store, unit, unit_config(vec![("q", queue(Strategy::LongestIdle, &[("a", 1)]))], &["a"]), &["a"]).await;
     let (_, fx) = store.join(unit, &join("q", "c1", "n1"), T0 + 1).await.unwrap();
     store.offer_answered(unit, &offers(&fx)[0].2, T0 + 2).await.unwrap();
     store.logout(unit, "a", T0 + 3).await.unwrap();
     assert_eq!(state_of(store, unit, "a").await, AgentState::OnCall);
-    let fx = store.call_ended(unit, "a", false, T0 + 4).await.unwrap();
+    let fx = store.call_ended(unit, "a", "c1", false, T0 + 4).await.unwrap();
     assert_eq!(state_of(store, unit, "a").await, AgentState::LoggedOut);
     assert!(events(&fx).contains(&"AGENTLOGOFF".to_string()));
     assert!(store.login(unit, "nobody", T0).await.is_err());
@@ -382,13 +398,13 @@ pub async fn events_speak_queue_log<S: AcdStore>(store: &S, unit: &str) {
     let (_, fx) = store.offer_answered(unit, &offers(&fx)[0].2, T0 + 6000).await.unwrap();
     assert_eq!(events(&fx), ["CONNECT"]);
     assert_eq!(fx.events[0].data[0], "5", "waited 5 s");
-    let fx = store.call_ended(unit, "a", false, T0 + 66_000).await.unwrap();
+    let fx = store.call_ended(unit, "a", "c1", false, T0 + 66_000).await.unwrap();
     assert_eq!(events(&fx), ["COMPLETECALLER"]);
     assert_eq!(fx.events[0].data[1], "60", "talked 60 s");
 }
 
-/// Generates one `#[tokio::test]` per case for a store built by `$make`
-/// (an expression giving a store; it may refer to the case name `UNIT`).
+/// Generates one `#[tokio::test]` per case for a store built by `$make`, an
+/// expression giving `(guard, store)` (the guard is kept for the case).
 #[macro_export]
 macro_rules! conformance_suite {
     ($make:expr) => {
@@ -411,6 +427,7 @@ macro_rules! conformance_suite {
             a_silent_node_cannot_hold_an_agent,
             a_dead_node_leaves_no_ghost_caller_and_no_stuck_agent,
             joining_twice_and_stale_reservations_are_safe,
+            retried_reports_change_nothing_twice,
             logout_and_pause_during_a_call_wait_for_its_end,
             events_speak_queue_log
         );
@@ -419,7 +436,9 @@ macro_rules! conformance_suite {
         $(
             #[tokio::test]
             async fn $case() {
-                let store = $make;
+                // `$make` gives `(guard, store)`: the guard (a server, say)
+                // lives as long as the case.
+                let (_guard, store) = $make;
                 $crate::conformance::$case(&store, stringify!($case)).await;
             }
         )*

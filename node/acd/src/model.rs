@@ -58,6 +58,9 @@ struct Agent {
     idle_since: Millis,
     wrap_until: Millis,
     call_started: Millis,
+    /// The reservation the agent's current call was answered on, so that a
+    /// retried "answered" (the first reply lost) gets the same answer.
+    answered: Option<String>,
     /// A logout or pause asked for while in a call, applied when it ends.
     pending: Option<Pending>,
 }
@@ -133,6 +136,7 @@ impl Model {
                 idle_since: now,
                 wrap_until: 0,
                 call_started: 0,
+                answered: None,
                 pending: None,
             });
         }
@@ -243,7 +247,15 @@ impl Model {
     pub fn offer_answered(&mut self, unit: &str, reservation: &str, now: Millis) -> (Option<(String, String)>, Effects) {
         let mut fx = Effects::default();
         let Some(u) = self.units.get_mut(unit) else { return (None, fx) };
-        let Some((agent_id, call_id)) = reserved_by(u, reservation) else { return (None, fx) };
+        let Some((agent_id, call_id)) = reserved_by(u, reservation) else {
+            // A retry of an answer already recorded gets the same answer.
+            let again = u
+                .agents
+                .iter()
+                .find(|(_, a)| a.state == AgentState::OnCall && a.answered.as_deref() == Some(reservation))
+                .and_then(|(id, a)| a.call.clone().map(|c| (c, id.clone())));
+            return (again, fx);
+        };
         let Some(call) = u.calls.get(&call_id).cloned() else { return (None, fx) };
         remove_call(u, &call_id);
         let waited = now.saturating_sub(call.enqueued_at);
@@ -262,6 +274,7 @@ impl Model {
             a.state = AgentState::OnCall;
             a.since = now;
             a.reservation = None;
+            a.answered = Some(reservation.to_string());
             a.misses = 0;
             a.calls += 1;
             a.call_started = now;
@@ -308,12 +321,13 @@ impl Model {
 
     /// The agent's call ended: wrap-up (the agent's or the queue's), then
     /// available; a logout or pause asked for during the call applies now.
-    pub fn call_ended(&mut self, unit: &str, agent_id: &str, by_agent: bool, now: Millis) -> Effects {
+    /// Only the call named ends: a retried report cannot end the agent's next call.
+    pub fn call_ended(&mut self, unit: &str, agent_id: &str, call_id: &str, by_agent: bool, now: Millis) -> Effects {
         let mut fx = Effects::default();
         let Some(u) = self.units.get_mut(unit) else { return fx };
         let agent_wrap = u.config.agents.iter().find(|a| a.id == agent_id).and_then(|a| a.wrap_up_ms);
         let Some(a) = u.agents.get_mut(agent_id) else { return fx };
-        if a.state != AgentState::OnCall {
+        if a.state != AgentState::OnCall || a.call.as_deref() != Some(call_id) {
             return fx;
         }
         let queue = a.queue.clone().unwrap_or_default();
@@ -324,6 +338,7 @@ impl Model {
         a.call = None;
         a.node = None;
         a.queue = None;
+        a.answered = None;
         let wrap = agent_wrap.unwrap_or_else(|| u.config.queues.get(&queue).map_or(0, |q| q.wrap_up_ms));
         fx.events.push(event(
             unit,
@@ -553,14 +568,14 @@ impl Model {
                 &[position.to_string(), "1".into(), secs(now.saturating_sub(call.enqueued_at)), "node_lost".into()],
             ));
         }
-        let in_calls: Vec<String> = u
+        let in_calls: Vec<(String, String)> = u
             .agents
             .iter()
             .filter(|(_, a)| a.state == AgentState::OnCall && a.node.as_deref() == Some(node))
-            .map(|(id, _)| id.clone())
+            .map(|(id, a)| (id.clone(), a.call.clone().unwrap_or_default()))
             .collect();
-        for agent in in_calls {
-            fx = merge(fx, self.call_ended(unit, &agent, false, now));
+        for (agent, call) in in_calls {
+            fx = merge(fx, self.call_ended(unit, &agent, &call, false, now));
         }
         self.match_unit(unit, now, &mut fx);
         fx

@@ -59,8 +59,15 @@ pub trait AcdStore: Send + Sync + 'static {
         failure: OfferFailure,
         now: Millis,
     ) -> impl Future<Output = Result<Effects, StoreError>> + Send;
-    /// An agent's call ended.
-    fn call_ended(&self, unit: &str, agent: &str, by_agent: bool, now: Millis) -> impl Future<Output = Result<Effects, StoreError>> + Send;
+    /// An agent's call `call` ended.
+    fn call_ended(
+        &self,
+        unit: &str,
+        agent: &str,
+        call: &str,
+        by_agent: bool,
+        now: Millis,
+    ) -> impl Future<Output = Result<Effects, StoreError>> + Send;
     /// An agent logs in.
     fn login(&self, unit: &str, agent: &str, now: Millis) -> impl Future<Output = Result<Effects, StoreError>> + Send;
     /// An agent logs out.
@@ -152,8 +159,8 @@ impl AcdStore for MemoryStore {
         Ok(self.run(unit, now, |m| ((), m.offer_failed(unit, reservation, failure, now))).1)
     }
 
-    async fn call_ended(&self, unit: &str, agent: &str, by_agent: bool, now: Millis) -> Result<Effects, StoreError> {
-        Ok(self.run(unit, now, |m| ((), m.call_ended(unit, agent, by_agent, now))).1)
+    async fn call_ended(&self, unit: &str, agent: &str, call: &str, by_agent: bool, now: Millis) -> Result<Effects, StoreError> {
+        Ok(self.run(unit, now, |m| ((), m.call_ended(unit, agent, call, by_agent, now))).1)
     }
 
     async fn login(&self, unit: &str, agent: &str, now: Millis) -> Result<Effects, StoreError> {

@@ -1,0 +1,14 @@
+-- configure: ARGV[3] the unit's configuration (JSON). The library above
+-- already read it (the loader writes it first). Agents never seen start
+-- logged out; existing state stays; deadlines follow the new settings.
+for _, ac in ipairs(config.agents) do
+  if redis.call('HEXISTS', K_AGENTS, ac.id) == 0 then
+    put_agent(ac.id, { state = 'logged_out', since = now, misses = 0, calls = 0, talk_ms = 0,
+      idle_since = now, not_before = 0, wrap_until = 0, call_started = 0 })
+  end
+end
+for _, id in ipairs(all_call_ids()) do
+  local c = get_call(id)
+  if c then put_call(id, c) end
+end
+return finish(true)
