@@ -37,7 +37,10 @@ struct Peers {
 fn units(peers: Peers) -> Vec<(String, String)> {
     let forward_port = peers.forward;
     let head = |id: &str, number: &str, extra: &str| {
-        let prompts: String = PROMPTS.iter().map(|(n, _)| format!("  {n}: {n}.wav\n")).collect();
+        let prompts: String = PROMPTS
+            .iter()
+            .map(|(n, _)| format!("  {n}: {n}.wav\n"))
+            .collect();
         format!(
             "unit: {id}\nname: Test {id}\nservice_numbers: [\"{number}\"]\ntimezone: Europe/Madrid\n{extra}prompts:\n{prompts}\
              tags:\n  - {{ code: \"1\", name: information }}\n"
@@ -109,12 +112,21 @@ fn units(peers: Peers) -> Vec<(String, String)> {
 }
 
 fn start_node(label: &str, forward_port: u16) -> Node {
-    start_node_with(label, Peers { forward: forward_port, ..Peers::default() }, vec![])
+    start_node_with(
+        label,
+        Peers {
+            forward: forward_port,
+            ..Peers::default()
+        },
+        vec![],
+    )
 }
 
 fn start_node_with(label: &str, peers: Peers, env: Vec<(String, String)>) -> Node {
     let mut prompts = Vec::new();
-    for unit in ["welcome", "menu", "closed", "forward", "queue", "long", "ringing"] {
+    for unit in [
+        "welcome", "menu", "closed", "forward", "queue", "long", "ringing",
+    ] {
         for (name, ms) in PROMPTS {
             prompts.push((unit.to_string(), name.to_string(), *ms));
         }
@@ -134,10 +146,21 @@ fn target(node: &Node) -> String {
 }
 
 fn caller_args(number: &str, rtp: &RtpEndpoint) -> Vec<String> {
-    ["-s", number, "-key", "rtp_ip", "127.0.0.1", "-key", "rtp_port", &rtp.port.to_string(), "-m", "1"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "-s",
+        number,
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &rtp.port.to_string(),
+        "-m",
+        "1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 fn as_refs(args: &[String]) -> Vec<&str> {
@@ -146,14 +169,23 @@ fn as_refs(args: &[String]) -> Vec<&str> {
 
 fn record_of(node: &Node) -> serde_json::Value {
     let records = node.wait_records(1, Duration::from_secs(10));
-    assert_eq!(records.len(), 1, "one call, one record; log:\n{}", node.log());
+    assert_eq!(
+        records.len(),
+        1,
+        "one call, one record; log:\n{}",
+        node.log()
+    );
     records[0].clone()
 }
 
 fn strings(value: &serde_json::Value) -> Vec<String> {
     value
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -162,16 +194,38 @@ fn strings(value: &serde_json::Value) -> Vec<String> {
 fn assert_prompt(packets: &[Received], name: &str, millis: u32) {
     let expected = prompts::encoded(name, millis, Law::Mu);
     let frames = expected.len().div_ceil(160);
-    assert!(packets.len() >= frames, "{} packets for {frames} frames of {name}", packets.len());
+    assert!(
+        packets.len() >= frames,
+        "{} packets for {frames} frames of {name}",
+        packets.len()
+    );
     let stream = &packets[..frames];
     let payload: Vec<u8> = stream.iter().flat_map(|p| p.payload.clone()).collect();
-    assert_eq!(&payload[..expected.len()], &expected[..], "the audio of prompt {name}");
-    assert!(payload[expected.len()..].iter().all(|b| *b == 0xFF), "padding is µ-law silence");
+    assert_eq!(
+        &payload[..expected.len()],
+        &expected[..],
+        "the audio of prompt {name}"
+    );
+    assert!(
+        payload[expected.len()..].iter().all(|b| *b == 0xFF),
+        "padding is µ-law silence"
+    );
     for pair in stream.windows(2) {
-        assert_eq!(pair[1].sequence, pair[0].sequence.wrapping_add(1), "consecutive sequence numbers");
-        assert_eq!(pair[1].timestamp, pair[0].timestamp.wrapping_add(160), "timestamps advance 160 per packet");
+        assert_eq!(
+            pair[1].sequence,
+            pair[0].sequence.wrapping_add(1),
+            "consecutive sequence numbers"
+        );
+        assert_eq!(
+            pair[1].timestamp,
+            pair[0].timestamp.wrapping_add(160),
+            "timestamps advance 160 per packet"
+        );
         assert_eq!(pair[1].ssrc, pair[0].ssrc, "one SSRC");
-        assert!(!pair[1].marker, "marker only on the first packet of the talkspurt");
+        assert!(
+            !pair[1].marker,
+            "marker only on the first packet of the talkspurt"
+        );
     }
     assert!(stream[0].marker, "the first packet carries the marker bit");
     assert!(stream.iter().all(|p| p.payload_type == 0));
@@ -188,15 +242,28 @@ fn a_call_hears_the_welcome_prompt_and_is_hung_up() {
     let node = start_node("welcome", 9);
     let rtp = RtpEndpoint::start(false);
     let args = caller_args("4102", &rtp);
-    let result = Sipp::start_xml(&target(&node), &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp), &as_refs(&args))
-        .wait(Duration::from_secs(20));
-    assert!(result.success, "SIPp failed:\n{}\n{}\nnode:\n{}", result.errors, result.screen, node.log());
+    let result = Sipp::start_xml(
+        &target(&node),
+        &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp),
+        &as_refs(&args),
+    )
+    .wait(Duration::from_secs(20));
+    assert!(
+        result.success,
+        "SIPp failed:\n{}\n{}\nnode:\n{}",
+        result.errors,
+        result.screen,
+        node.log()
+    );
     assert_prompt(&rtp.packets(), "welcome", 1000);
     let record = record_of(&node);
     assert_eq!(record["outcome"], "completed");
     assert_eq!(strings(&record["path"]), ["greet", "bye"]);
     assert_eq!(record["ended_by"], "node");
-    assert_eq!(node.wait_metric("cc_rtp_ports_in_use", 0.0, Duration::from_secs(5)), 0.0);
+    assert_eq!(
+        node.wait_metric("cc_rtp_ports_in_use", 0.0, Duration::from_secs(5)),
+        0.0
+    );
 }
 
 #[test]
@@ -209,10 +276,20 @@ fn an_rfc4733_digit_picks_a_menu_branch() {
         &[Then::Pause(1500), Then::PlayPcap(scenarios::dtmf_pcap('1'))],
         Ending::NodeHangsUp,
     );
-    let result = Sipp::start_xml(&target(&node), &xml, &as_refs(&args)).wait(Duration::from_secs(30));
-    assert!(result.success, "SIPp failed:\n{}\n{}\nnode:\n{}", result.errors, result.screen, node.log());
+    let result =
+        Sipp::start_xml(&target(&node), &xml, &as_refs(&args)).wait(Duration::from_secs(30));
+    assert!(
+        result.success,
+        "SIPp failed:\n{}\n{}\nnode:\n{}",
+        result.errors,
+        result.screen,
+        node.log()
+    );
     let record = record_of(&node);
-    assert_eq!(strings(&record["path"]), ["greet", "menu", "one", "tagged", "bye"]);
+    assert_eq!(
+        strings(&record["path"]),
+        ["greet", "menu", "one", "tagged", "bye"]
+    );
     assert_eq!(strings(&record["tags"]), ["information"]);
     // Ten packets carry the one key press (three of them redundant ends).
     assert_eq!(node.metric("cc_dtmf_events_total{"), 1.0);
@@ -235,13 +312,23 @@ fn voicemail_stores_the_callers_audio_with_its_duration() {
         ],
         Ending::CallerHangsUp,
     );
-    let result = Sipp::start_xml(&target(&node), &xml, &as_refs(&args)).wait(Duration::from_secs(40));
-    assert!(result.success, "SIPp failed:\n{}\n{}\nnode:\n{}", result.errors, result.screen, node.log());
+    let result =
+        Sipp::start_xml(&target(&node), &xml, &as_refs(&args)).wait(Duration::from_secs(40));
+    assert!(
+        result.success,
+        "SIPp failed:\n{}\n{}\nnode:\n{}",
+        result.errors,
+        result.screen,
+        node.log()
+    );
     let record = record_of(&node);
     assert_eq!(record["outcome"], "voicemail");
     // The caller hung up while recording: the message is kept.
     assert_eq!(strings(&record["path"]), ["greet", "menu", "message"]);
-    let wav_path = record["voicemail"].as_str().expect("the record names the voicemail file").to_string();
+    let wav_path = record["voicemail"]
+        .as_str()
+        .expect("the record names the voicemail file")
+        .to_string();
     let mut wav = hound::WavReader::open(&wav_path).expect("a readable WAV");
     assert_eq!(wav.spec().sample_rate, 8000);
     assert_eq!(wav.spec().channels, 1);
@@ -253,15 +340,30 @@ fn voicemail_stores_the_callers_audio_with_its_duration() {
         .flat_map(|(_, payload)| payload.into_iter().map(|b| Law::A.decode(b)))
         .collect();
     let seconds = stored.len() as f64 / 8000.0;
-    assert!((seconds - played.len() as f64 / 8000.0).abs() < 0.05, "stored {seconds:.3} s");
-    assert_eq!(stored, played, "the stored message is the caller's audio, sample for sample");
-    let rms = (stored.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / stored.len() as f64).sqrt();
+    assert!(
+        (seconds - played.len() as f64 / 8000.0).abs() < 0.05,
+        "stored {seconds:.3} s"
+    );
+    assert_eq!(
+        stored, played,
+        "the stored message is the caller's audio, sample for sample"
+    );
+    let rms =
+        (stored.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / stored.len() as f64).sqrt();
     assert!(rms > 500.0, "not silence (RMS {rms:.0})");
-    let metadata: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(std::path::Path::new(&wav_path).with_extension("json")).unwrap()).unwrap();
+    let metadata: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(&wav_path).with_extension("json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(metadata["unit"], "menu");
-    assert_eq!(metadata["duration_ms"].as_u64().unwrap() / 10, (played.len() as u64 * 1000 / 8000) / 10);
-    assert!(metadata["caller"].as_str().unwrap().starts_with("sip:caller1@"));
+    assert_eq!(
+        metadata["duration_ms"].as_u64().unwrap() / 10,
+        (played.len() as u64 * 1000 / 8000) / 10
+    );
+    assert!(metadata["caller"]
+        .as_str()
+        .unwrap()
+        .starts_with("sip:caller1@"));
     assert_eq!(node.metric("cc_voicemails_total{"), 1.0);
 }
 
@@ -270,9 +372,17 @@ fn closed_hours_play_the_closed_prompt_and_hang_up() {
     let node = start_node("closed", 9);
     let rtp = RtpEndpoint::start(false);
     let args = caller_args("4101", &rtp);
-    let result = Sipp::start_xml(&target(&node), &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp), &as_refs(&args))
-        .wait(Duration::from_secs(20));
-    assert!(result.success, "SIPp failed:\n{}\n{}", result.errors, result.screen);
+    let result = Sipp::start_xml(
+        &target(&node),
+        &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp),
+        &as_refs(&args),
+    )
+    .wait(Duration::from_secs(20));
+    assert!(
+        result.success,
+        "SIPp failed:\n{}\n{}",
+        result.errors, result.screen
+    );
     assert_prompt(&rtp.packets(), "closed", 800);
     let record = record_of(&node);
     assert_eq!(record["outcome"], "closed");
@@ -281,71 +391,142 @@ fn closed_hours_play_the_closed_prompt_and_hang_up() {
 
 /// Runs a forward with the callee (a SIPp UAS) on `callee_xml`; returns the
 /// two RTP endpoints and the node.
-fn forward(label: &str, caller_then: &[Then], caller_ending: Ending, callee_xml: &str) -> (Node, RtpEndpoint, RtpEndpoint) {
+fn forward(
+    label: &str,
+    caller_then: &[Then],
+    caller_ending: Ending,
+    callee_xml: &str,
+) -> (Node, RtpEndpoint, RtpEndpoint) {
     let callee_port = free_port();
     let node = start_node(label, callee_port);
     let caller_rtp = RtpEndpoint::start(true);
     let callee_rtp = RtpEndpoint::start(true);
-    let callee_args = ["-key", "rtp_ip", "127.0.0.1", "-key", "rtp_port", &callee_rtp.port.to_string(), "-m", "1"];
+    let callee_args = [
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &callee_rtp.port.to_string(),
+        "-m",
+        "1",
+    ];
     let callee = Sipp::start_xml_on(callee_port, &target(&node), callee_xml, &callee_args);
     std::thread::sleep(Duration::from_millis(300));
     let args = caller_args("4103", &caller_rtp);
     let xml = scenarios::caller(Codec::Pcmu, caller_then, caller_ending);
-    let caller = Sipp::start_xml(&target(&node), &xml, &as_refs(&args)).wait(Duration::from_secs(30));
+    let caller =
+        Sipp::start_xml(&target(&node), &xml, &as_refs(&args)).wait(Duration::from_secs(30));
     let callee = callee.wait(Duration::from_secs(15));
-    assert!(caller.success, "caller failed:\n{}\n{}\nnode:\n{}", caller.errors, caller.screen, node.log());
-    assert!(callee.success, "callee failed:\n{}\n{}\nnode:\n{}", callee.errors, callee.screen, node.log());
+    assert!(
+        caller.success,
+        "caller failed:\n{}\n{}\nnode:\n{}",
+        caller.errors,
+        caller.screen,
+        node.log()
+    );
+    assert!(
+        callee.success,
+        "callee failed:\n{}\n{}\nnode:\n{}",
+        callee.errors,
+        callee.screen,
+        node.log()
+    );
     (node, caller_rtp, callee_rtp)
 }
 
 fn assert_media_both_ways(caller_rtp: &RtpEndpoint, callee_rtp: &RtpEndpoint) {
     let at_caller = caller_rtp.from_ssrc(callee_rtp.ssrc).len();
     let at_callee = callee_rtp.from_ssrc(caller_rtp.ssrc).len();
-    assert!(at_caller >= 50, "the caller got {at_caller} packets from the callee");
-    assert!(at_callee >= 50, "the callee got {at_callee} packets from the caller");
+    assert!(
+        at_caller >= 50,
+        "the caller got {at_caller} packets from the callee"
+    );
+    assert!(
+        at_callee >= 50,
+        "the callee got {at_callee} packets from the caller"
+    );
 }
 
 #[test]
 fn a_forward_relays_rtp_both_ways_and_the_callers_bye_ends_both_legs() {
-    let (node, caller_rtp, callee_rtp) = forward("fwd-caller-bye", &[Then::Pause(4000)], Ending::CallerHangsUp, &scenarios::callee(None));
+    let (node, caller_rtp, callee_rtp) = forward(
+        "fwd-caller-bye",
+        &[Then::Pause(4000)],
+        Ending::CallerHangsUp,
+        &scenarios::callee(None),
+    );
     assert_media_both_ways(&caller_rtp, &callee_rtp);
     let record = record_of(&node);
     assert_eq!(record["outcome"], "forwarded");
     assert_eq!(record["ended_by"], "caller");
-    assert_eq!(node.wait_metric("cc_rtp_ports_in_use", 0.0, Duration::from_secs(5)), 0.0);
+    assert_eq!(
+        node.wait_metric("cc_rtp_ports_in_use", 0.0, Duration::from_secs(5)),
+        0.0
+    );
     assert_eq!(node.metric("cc_node_calls_active"), 0.0);
 }
 
 #[test]
 fn a_forward_ends_both_legs_when_the_target_hangs_up() {
-    let (node, caller_rtp, callee_rtp) = forward("fwd-callee-bye", &[], Ending::NodeHangsUp, &scenarios::callee(Some(3000)));
+    let (node, caller_rtp, callee_rtp) = forward(
+        "fwd-callee-bye",
+        &[],
+        Ending::NodeHangsUp,
+        &scenarios::callee(Some(3000)),
+    );
     assert_media_both_ways(&caller_rtp, &callee_rtp);
     let record = record_of(&node);
     assert_eq!(record["outcome"], "forwarded");
     assert_eq!(record["ended_by"], "target");
-    assert_eq!(node.wait_metric("cc_rtp_ports_in_use", 0.0, Duration::from_secs(5)), 0.0);
+    assert_eq!(
+        node.wait_metric("cc_rtp_ports_in_use", 0.0, Duration::from_secs(5)),
+        0.0
+    );
 }
 
 #[test]
 fn a_caller_hanging_up_while_the_target_rings_cancels_the_target() {
-    let (node, _, _) = forward("fwd-cancel", &[Then::Pause(2500)], Ending::CallerHangsUp, &scenarios::callee_cancelled());
+    let (node, _, _) = forward(
+        "fwd-cancel",
+        &[Then::Pause(2500)],
+        Ending::CallerHangsUp,
+        &scenarios::callee_cancelled(),
+    );
     let record = record_of(&node);
     assert_eq!(record["outcome"], "abandoned");
-    assert_eq!(node.wait_metric("cc_rtp_ports_in_use", 0.0, Duration::from_secs(5)), 0.0);
+    assert_eq!(
+        node.wait_metric("cc_rtp_ports_in_use", 0.0, Duration::from_secs(5)),
+        0.0
+    );
     assert_eq!(node.metric("cc_node_calls_active"), 0.0);
 }
 
 #[test]
 fn cancel_before_the_answer_gets_487_and_leaves_nothing_behind() {
     let node = start_node("cancel", 9);
-    let result = Sipp::start_xml(&target(&node), &scenarios::caller_cancels(), &["-s", "4104", "-m", "1"]).wait(Duration::from_secs(20));
-    assert!(result.success, "SIPp failed:\n{}\n{}\nnode:\n{}", result.errors, result.screen, node.log());
+    let result = Sipp::start_xml(
+        &target(&node),
+        &scenarios::caller_cancels(),
+        &["-s", "4104", "-m", "1"],
+    )
+    .wait(Duration::from_secs(20));
+    assert!(
+        result.success,
+        "SIPp failed:\n{}\n{}\nnode:\n{}",
+        result.errors,
+        result.screen,
+        node.log()
+    );
     let record = record_of(&node);
     assert_eq!(record["outcome"], "abandoned");
     assert_eq!(record["sip_status"], 487);
     assert_eq!(record["ended_by"], "cancel");
     assert!(record["answered_at"].is_null());
-    assert_eq!(node.wait_metric("cc_rtp_ports_in_use", 0.0, Duration::from_secs(5)), 0.0);
+    assert_eq!(
+        node.wait_metric("cc_rtp_ports_in_use", 0.0, Duration::from_secs(5)),
+        0.0
+    );
     assert_eq!(node.metric("cc_node_calls_active"), 0.0);
 }
 
@@ -356,14 +537,33 @@ fn over_udp_the_200_is_retransmitted_until_the_ack() {
     let args = caller_args("4100", &rtp);
     // The caller holds its ACK for 2.2 s: the 200 goes out at 0, 0.5 and
     // 1.5 s (T1 doubling), then stops when the ACK arrives.
-    let xml = scenarios::caller_acking_after(Codec::Pcmu, 2200, &[Then::Pause(2500)], Ending::CallerHangsUp);
-    let result = Sipp::start_xml(&target(&node), &xml, &as_refs(&args)).wait(Duration::from_secs(20));
-    assert!(result.success, "SIPp failed:\n{}\n{}", result.errors, result.screen);
-    assert_eq!(result.received("SIP/2.0 200 OK", "CSeq: 1 INVITE"), 3, "{}", result.messages);
+    let xml = scenarios::caller_acking_after(
+        Codec::Pcmu,
+        2200,
+        &[Then::Pause(2500)],
+        Ending::CallerHangsUp,
+    );
+    let result =
+        Sipp::start_xml(&target(&node), &xml, &as_refs(&args)).wait(Duration::from_secs(20));
+    assert!(
+        result.success,
+        "SIPp failed:\n{}\n{}",
+        result.errors, result.screen
+    );
+    assert_eq!(
+        result.received("SIP/2.0 200 OK", "CSeq: 1 INVITE"),
+        3,
+        "{}",
+        result.messages
+    );
     assert_eq!(node.metric("cc_sip_retransmissions_total{"), 2.0);
 }
 
-fn queued_call(label: &str, anna_xml: &str, bob_xml: Option<&str>) -> (Node, serde_json::Value, RtpEndpoint, RtpEndpoint) {
+fn queued_call(
+    label: &str,
+    anna_xml: &str,
+    bob_xml: Option<&str>,
+) -> (Node, serde_json::Value, RtpEndpoint, RtpEndpoint) {
     let peers = Peers {
         anna: free_port(),
         bob: free_port(),
@@ -371,21 +571,47 @@ fn queued_call(label: &str, anna_xml: &str, bob_xml: Option<&str>) -> (Node, ser
     };
     let node = start_node_with(label, peers, vec![]);
     for agent in ["anna", "bob"] {
-        let (status, body) = node.http_post(&format!("/units/queue/agents/{agent}/login")).unwrap();
+        let (status, body) = node
+            .http_post(&format!("/units/queue/agents/{agent}/login"))
+            .unwrap();
         assert_eq!(status, 200, "{body}");
     }
     let caller_rtp = RtpEndpoint::start(true);
     let agent_rtp = RtpEndpoint::start(true);
-    let agent_args = ["-key", "rtp_ip", "127.0.0.1", "-key", "rtp_port", &agent_rtp.port.to_string(), "-m", "1"];
+    let agent_args = [
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &agent_rtp.port.to_string(),
+        "-m",
+        "1",
+    ];
     let anna = Sipp::start_xml_on(peers.anna, &target(&node), anna_xml, &agent_args);
     let bob = bob_xml.map(|xml| Sipp::start_xml_on(peers.bob, &target(&node), xml, &agent_args));
     std::thread::sleep(Duration::from_millis(300));
     let args = caller_args("4105", &caller_rtp);
-    let caller = Sipp::start_xml(&target(&node), &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp), &as_refs(&args))
-        .wait(Duration::from_secs(40));
-    assert!(caller.success, "caller failed:\n{}\n{}\nnode:\n{}", caller.errors, caller.screen, node.log());
+    let caller = Sipp::start_xml(
+        &target(&node),
+        &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp),
+        &as_refs(&args),
+    )
+    .wait(Duration::from_secs(40));
+    assert!(
+        caller.success,
+        "caller failed:\n{}\n{}\nnode:\n{}",
+        caller.errors,
+        caller.screen,
+        node.log()
+    );
     let anna = anna.wait(Duration::from_secs(10));
-    assert!(anna.success, "anna failed:\n{}\n{}", anna.errors, node.log());
+    assert!(
+        anna.success,
+        "anna failed:\n{}\n{}",
+        anna.errors,
+        node.log()
+    );
     if let Some(bob) = bob {
         let bob = bob.wait(Duration::from_secs(10));
         assert!(bob.success, "bob failed:\n{}\n{}", bob.errors, node.log());
@@ -396,7 +622,8 @@ fn queued_call(label: &str, anna_xml: &str, bob_xml: Option<&str>) -> (Node, ser
 
 #[test]
 fn a_queued_caller_hears_music_and_is_answered_by_an_agent() {
-    let (node, record, caller_rtp, agent_rtp) = queued_call("queue", &scenarios::callee(Some(2500)), None);
+    let (node, record, caller_rtp, agent_rtp) =
+        queued_call("queue", &scenarios::callee(Some(2500)), None);
     assert_eq!(record["outcome"], "answered");
     assert_eq!(record["agent"], "anna");
     assert_eq!(record["queue"], "general");
@@ -405,30 +632,65 @@ fn a_queued_caller_hears_music_and_is_answered_by_an_agent() {
     // Music on hold first (the node's stream), then the agent's voice.
     let music = prompts::encoded("moh", 2000, Law::Mu);
     let first = &caller_rtp.packets()[0];
-    assert_eq!(&first.payload[..], &music[..160], "music on hold starts the wait");
+    assert_eq!(
+        &first.payload[..],
+        &music[..160],
+        "music on hold starts the wait"
+    );
     assert_media_both_ways(&caller_rtp, &agent_rtp);
     assert_eq!(node.metric("cc_queue_wait_seconds_count{node=\"queue\",unit=\"queue\",queue=\"general\",outcome=\"answered\"}"), 1.0);
-    assert_eq!(node.wait_metric("cc_rtp_ports_in_use", 0.0, Duration::from_secs(5)), 0.0);
+    assert_eq!(
+        node.wait_metric("cc_rtp_ports_in_use", 0.0, Duration::from_secs(5)),
+        0.0
+    );
 }
 
 #[test]
 fn a_busy_agent_passes_the_caller_to_the_next_one() {
-    let (_, record, _, _) = queued_call("queue-busy", &scenarios::callee_busy(), Some(&scenarios::callee(Some(1500))));
+    let (_, record, _, _) = queued_call(
+        "queue-busy",
+        &scenarios::callee_busy(),
+        Some(&scenarios::callee(Some(1500))),
+    );
     assert_eq!(record["outcome"], "answered");
-    assert_eq!(record["agent"], "bob", "anna was busy; the caller kept their place for bob");
+    assert_eq!(
+        record["agent"], "bob",
+        "anna was busy; the caller kept their place for bob"
+    );
 }
 
 #[test]
 fn the_node_behind_a_proxy_keeps_the_record_route_and_sends_its_bye_through_it() {
     let node = start_node("proxy", 9);
     let proxy_port = free_port();
-    let proxy = Sipp::start_xml_on(proxy_port, &target(&node), &scenarios::proxy_gets_bye(), &["-m", "1"]);
+    let proxy = Sipp::start_xml_on(
+        proxy_port,
+        &target(&node),
+        &scenarios::proxy_gets_bye(),
+        &["-m", "1"],
+    );
     let rtp = RtpEndpoint::start(false);
     let args = caller_args("4102", &rtp);
-    let caller = Sipp::start_xml(&target(&node), &scenarios::caller_behind_proxy(proxy_port), &as_refs(&args)).wait(Duration::from_secs(20));
-    assert!(caller.success, "caller failed (Record-Route missing from the 200?):\n{}\n{}", caller.errors, node.log());
+    let caller = Sipp::start_xml(
+        &target(&node),
+        &scenarios::caller_behind_proxy(proxy_port),
+        &as_refs(&args),
+    )
+    .wait(Duration::from_secs(20));
+    assert!(
+        caller.success,
+        "caller failed (Record-Route missing from the 200?):\n{}\n{}",
+        caller.errors,
+        node.log()
+    );
     let proxy = proxy.wait(Duration::from_secs(10));
-    assert!(proxy.success, "the BYE did not reach the proxy with Route and the caller's Contact:\n{}\n{}\n{}", proxy.errors, proxy.messages, node.log());
+    assert!(
+        proxy.success,
+        "the BYE did not reach the proxy with Route and the caller's Contact:\n{}\n{}\n{}",
+        proxy.errors,
+        proxy.messages,
+        node.log()
+    );
 }
 
 #[test]
@@ -437,27 +699,63 @@ fn hold_stops_the_prompt_and_resume_brings_it_back() {
     let rtp = RtpEndpoint::start(false);
     let args = caller_args("4106", &rtp);
     let started = std::time::Instant::now();
-    let result = Sipp::start_xml(&target(&node), &scenarios::caller_holds(1000, 2000, 1500), &as_refs(&args)).wait(Duration::from_secs(20));
-    assert!(result.success, "SIPp failed (hold answered without recvonly?):\n{}\n{}", result.errors, node.log());
+    let result = Sipp::start_xml(
+        &target(&node),
+        &scenarios::caller_holds(1000, 2000, 1500),
+        &as_refs(&args),
+    )
+    .wait(Duration::from_secs(20));
+    assert!(
+        result.success,
+        "SIPp failed (hold answered without recvonly?):\n{}\n{}",
+        result.errors,
+        node.log()
+    );
     let packets = rtp.packets();
     let at = |p: &Received| (p.at - started).as_millis() as u64;
-    let held: Vec<u64> = packets.iter().map(at).filter(|t| (1500..2900).contains(t)).collect();
+    let held: Vec<u64> = packets
+        .iter()
+        .map(at)
+        .filter(|t| (1500..2900).contains(t))
+        .collect();
     assert!(held.is_empty(), "RTP while on hold at {held:?} ms");
-    assert!(packets.iter().map(at).any(|t| t < 1000), "the prompt played before the hold");
-    assert!(packets.iter().map(at).any(|t| t > 3300), "the prompt came back after the resume");
+    assert!(
+        packets.iter().map(at).any(|t| t < 1000),
+        "the prompt played before the hold"
+    );
+    assert!(
+        packets.iter().map(at).any(|t| t > 3300),
+        "the prompt came back after the resume"
+    );
 }
 
 #[test]
 fn a_caller_whose_media_stopped_is_ended_as_dead() {
-    let node = start_node_with("dead", Peers::default(), vec![("CC__MEDIA__RTP_TIMEOUT_S".into(), "2".into())]);
+    let node = start_node_with(
+        "dead",
+        Peers::default(),
+        vec![("CC__MEDIA__RTP_TIMEOUT_S".into(), "2".into())],
+    );
     let rtp = RtpEndpoint::start(false);
     let args = caller_args("4106", &rtp);
     let started = std::time::Instant::now();
-    let result = Sipp::start_xml(&target(&node), &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp), &as_refs(&args))
-        .wait(Duration::from_secs(20));
-    assert!(result.success, "SIPp failed:\n{}\n{}", result.errors, node.log());
+    let result = Sipp::start_xml(
+        &target(&node),
+        &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp),
+        &as_refs(&args),
+    )
+    .wait(Duration::from_secs(20));
+    assert!(
+        result.success,
+        "SIPp failed:\n{}\n{}",
+        result.errors,
+        node.log()
+    );
     let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_secs(5), "ended after {elapsed:?}, before the 6 s prompt's end");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "ended after {elapsed:?}, before the 6 s prompt's end"
+    );
     let record = record_of(&node);
     assert_eq!(record["ended_by"], "rtp_timeout");
 }
@@ -468,11 +766,24 @@ fn a_call_over_tcp_is_answered_and_hung_up_over_tcp() {
     let rtp = RtpEndpoint::start(false);
     let mut args = caller_args("4102", &rtp);
     args.extend(["-t".to_string(), "t1".to_string()]);
-    let result = Sipp::start_xml(&target(&node), &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp), &as_refs(&args))
-        .wait(Duration::from_secs(20));
-    assert!(result.success, "SIPp over TCP failed:\n{}\n{}\n{}", result.errors, result.messages, node.log());
+    let result = Sipp::start_xml(
+        &target(&node),
+        &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp),
+        &as_refs(&args),
+    )
+    .wait(Duration::from_secs(20));
+    assert!(
+        result.success,
+        "SIPp over TCP failed:\n{}\n{}\n{}",
+        result.errors,
+        result.messages,
+        node.log()
+    );
     assert_prompt(&rtp.packets(), "welcome", 1000);
-    assert!(result.messages.contains("Contact: <sip:4102@127.0.0.1:") && result.messages.contains("transport=tcp>"));
+    assert!(
+        result.messages.contains("Contact: <sip:4102@127.0.0.1:")
+            && result.messages.contains("transport=tcp>")
+    );
 }
 
 fn raw_invite(node: &Node, number: &str) -> String {
@@ -486,7 +797,9 @@ fn raw_invite(node: &Node, number: &str) -> String {
         sdp.len()
     );
     node.send_udp(&socket, invite.as_bytes());
-    socket.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
     let mut buffer = [0u8; 4096];
     loop {
         let n = socket.recv(&mut buffer).expect("an answer");
@@ -505,13 +818,21 @@ fn a_draining_node_answers_503_with_retry_after_and_comes_back() {
     let answer = raw_invite(&node, "4102");
     assert!(answer.starts_with("SIP/2.0 503"), "{answer}");
     assert!(answer.contains("Retry-After: 30"), "{answer}");
-    let options = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("torture/valid-compact.sip")).unwrap();
+    let options = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("torture/valid-compact.sip"),
+    )
+    .unwrap();
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     node.send_udp(&socket, &options);
-    socket.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
     let mut buffer = [0u8; 4096];
     let n = socket.recv(&mut buffer).unwrap();
-    assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("SIP/2.0 503"), "OPTIONS probes see the drain");
+    assert!(
+        String::from_utf8_lossy(&buffer[..n]).starts_with("SIP/2.0 503"),
+        "OPTIONS probes see the drain"
+    );
     assert_eq!(node.metric("cc_node_draining"), 1.0);
     assert_eq!(node.http_post("/undrain").unwrap().0, 200);
     assert!(raw_invite(&node, "4102").starts_with("SIP/2.0 200"));
@@ -519,10 +840,20 @@ fn a_draining_node_answers_503_with_retry_after_and_comes_back() {
 
 #[test]
 fn at_the_call_limit_new_calls_get_503() {
-    let node = start_node_with("limit", Peers::default(), vec![("CC__LIMITS__MAX_CALLS".into(), "1".into())]);
-    assert!(raw_invite(&node, "4106").starts_with("SIP/2.0 200"), "the first call is taken");
+    let node = start_node_with(
+        "limit",
+        Peers::default(),
+        vec![("CC__LIMITS__MAX_CALLS".into(), "1".into())],
+    );
+    assert!(
+        raw_invite(&node, "4106").starts_with("SIP/2.0 200"),
+        "the first call is taken"
+    );
     let answer = raw_invite(&node, "4106");
-    assert!(answer.starts_with("SIP/2.0 503") && answer.contains("Retry-After:"), "{answer}");
+    assert!(
+        answer.starts_with("SIP/2.0 503") && answer.contains("Retry-After:"),
+        "{answer}"
+    );
 }
 
 fn agent_state(node: &Node, unit: &str, agent: &str) -> String {
@@ -540,18 +871,37 @@ fn agent_state(node: &Node, unit: &str, agent: &str) -> String {
 fn dial_feature(node: &Node, code: &str, from_user: &str) -> Vec<Received> {
     let rtp = RtpEndpoint::start(false);
     let args = caller_args(code, &rtp);
-    let xml = scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp).replace("sip:caller[call_number]@", &format!("sip:{from_user}@"));
-    let result = Sipp::start_xml(&target(node), &xml, &as_refs(&args)).wait(Duration::from_secs(15));
-    assert!(result.success, "SIPp failed dialling {code}:\n{}\n{}", result.errors, node.log());
+    let xml = scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp)
+        .replace("sip:caller[call_number]@", &format!("sip:{from_user}@"));
+    let result =
+        Sipp::start_xml(&target(node), &xml, &as_refs(&args)).wait(Duration::from_secs(15));
+    assert!(
+        result.success,
+        "SIPp failed dialling {code}:\n{}\n{}",
+        result.errors,
+        node.log()
+    );
     rtp.packets()
 }
 
 #[test]
 fn agents_log_in_pause_and_log_out_with_feature_codes() {
-    let node = start_node_with("features", Peers { anna: 5091, bob: 5092, ..Peers::default() }, vec![]);
+    let node = start_node_with(
+        "features",
+        Peers {
+            anna: 5091,
+            bob: 5092,
+            ..Peers::default()
+        },
+        vec![],
+    );
     assert_eq!(agent_state(&node, "queue", "anna"), "logged_out");
     let tone = dial_feature(&node, "*41", "anna");
-    assert!(tone.len() >= 15, "the confirmation tone reached the phone ({} packets)", tone.len());
+    assert!(
+        tone.len() >= 15,
+        "the confirmation tone reached the phone ({} packets)",
+        tone.len()
+    );
     assert_eq!(agent_state(&node, "queue", "anna"), "available");
     dial_feature(&node, "*43", "anna");
     assert_eq!(agent_state(&node, "queue", "anna"), "paused");

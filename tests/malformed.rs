@@ -34,10 +34,22 @@ fn final_status(socket: &UdpSocket, within: Duration) -> Option<u16> {
     let deadline = Instant::now() + within;
     let mut buffer = [0u8; 65_536];
     while Instant::now() < deadline {
-        socket.set_read_timeout(Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)))).unwrap();
-        let Ok(length) = socket.recv(&mut buffer) else { break };
+        socket
+            .set_read_timeout(Some(
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1)),
+            ))
+            .unwrap();
+        let Ok(length) = socket.recv(&mut buffer) else {
+            break;
+        };
         let text = String::from_utf8_lossy(&buffer[..length]);
-        let status: u16 = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status: u16 = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         if status >= 200 {
             return Some(status);
         }
@@ -52,14 +64,29 @@ fn the_corpus_is_answered_as_expected_and_calls_still_work() {
     for (name, expected, bytes) in corpus() {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         node.send_udp(&socket, &bytes);
-        let wait = if expected == "none" { Duration::from_millis(300) } else { Duration::from_secs(2) };
-        let got = final_status(&socket, wait).map(|s| s.to_string()).unwrap_or_else(|| "none".into());
+        let wait = if expected == "none" {
+            Duration::from_millis(300)
+        } else {
+            Duration::from_secs(2)
+        };
+        let got = final_status(&socket, wait)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "none".into());
         if got != expected {
             wrong.push(format!("{name}: expected {expected}, got {got}"));
         }
-        assert!(node.is_running(), "the node died on {name}:\n{}", node.log());
+        assert!(
+            node.is_running(),
+            "the node died on {name}:\n{}",
+            node.log()
+        );
     }
-    assert!(wrong.is_empty(), "{}\nnode log:\n{}", wrong.join("\n"), node.log());
+    assert!(
+        wrong.is_empty(),
+        "{}\nnode log:\n{}",
+        wrong.join("\n"),
+        node.log()
+    );
 
     // A burst of the whole corpus, a hundred times over, at once.
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -78,16 +105,37 @@ fn the_corpus_is_answered_as_expected_and_calls_still_work() {
     let result = Sipp::start_xml(
         &format!("127.0.0.1:{}", node.sip_port),
         &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp),
-        &["-s", "4102", "-key", "rtp_ip", "127.0.0.1", "-key", "rtp_port", &port, "-m", "1"],
+        &[
+            "-s",
+            "4102",
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            &port,
+            "-m",
+            "1",
+        ],
     )
     .wait(Duration::from_secs(20));
-    assert!(result.success, "no call after the corpus:\n{}\n{}", result.errors, node.log());
-    assert!(rtp.packets().len() >= 50, "the welcome prompt reached the caller");
+    assert!(
+        result.success,
+        "no call after the corpus:\n{}\n{}",
+        result.errors,
+        node.log()
+    );
+    assert!(
+        rtp.packets().len() >= 50,
+        "the welcome prompt reached the caller"
+    );
 }
 
 fn tcp_exchange(node: &Node, bytes: &[u8]) -> (Vec<u8>, bool) {
     let mut stream = TcpStream::connect(("127.0.0.1", node.sip_port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
     stream.write_all(bytes).unwrap();
     let mut received = Vec::new();
     let mut buffer = [0u8; 4096];
@@ -109,16 +157,26 @@ fn tcp_exchange(node: &Node, bytes: &[u8]) -> (Vec<u8>, bool) {
 #[test]
 fn over_tcp_messages_are_framed_pings_answered_and_unframeable_streams_closed() {
     let node = Node::start("malformed-tcp", cc_tests::units::welcome_only());
-    let options = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("torture/valid-compact.sip")).unwrap();
+    let options =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("torture/valid-compact.sip"))
+            .unwrap();
     let (answer, _) = tcp_exchange(&node, &options);
-    assert!(String::from_utf8_lossy(&answer).starts_with("SIP/2.0 200"), "{}", String::from_utf8_lossy(&answer));
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("SIP/2.0 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
 
     let (pong, _) = tcp_exchange(&node, b"\r\n\r\n");
     assert_eq!(pong, b"\r\n", "a CRLF ping gets a CRLF pong (RFC 5626)");
 
-    let no_length = b"OPTIONS sip:a@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.2;branch=z9hG4bKt\r\n\r\n";
+    let no_length =
+        b"OPTIONS sip:a@192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.2;branch=z9hG4bKt\r\n\r\n";
     let (_, closed) = tcp_exchange(&node, no_length);
-    assert!(closed, "a stream message without Content-Length cannot be framed: the connection closes");
+    assert!(
+        closed,
+        "a stream message without Content-Length cannot be framed: the connection closes"
+    );
 
     // The same message split into single bytes is still one message.
     let mut stream = TcpStream::connect(("127.0.0.1", node.sip_port)).unwrap();
@@ -126,7 +184,9 @@ fn over_tcp_messages_are_framed_pings_answered_and_unframeable_streams_closed() 
     for byte in &options {
         stream.write_all(&[*byte]).unwrap();
     }
-    stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
     let mut buffer = [0u8; 4096];
     let n = stream.read(&mut buffer).unwrap();
     assert!(String::from_utf8_lossy(&buffer[..n]).starts_with("SIP/2.0 200"));

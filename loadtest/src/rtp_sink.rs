@@ -20,13 +20,23 @@ struct Stream {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let port: u16 = args.next().and_then(|a| a.parse().ok()).expect("usage: rtp-sink PORT SECONDS");
-    let seconds: u64 = args.next().and_then(|a| a.parse().ok()).expect("usage: rtp-sink PORT SECONDS");
+    let port: u16 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .expect("usage: rtp-sink PORT SECONDS");
+    let seconds: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .expect("usage: rtp-sink PORT SECONDS");
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
     let _ = socket.set_recv_buffer_size(16 << 20);
-    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+        .unwrap();
     let socket: UdpSocket = socket.into();
-    socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let start = Instant::now();
     let end = start + Duration::from_secs(seconds);
     let mut streams: HashMap<u32, Stream> = HashMap::new();
@@ -34,7 +44,9 @@ fn main() {
     let mut invalid = 0u64;
     let mut buffer = [0u8; 2048];
     while Instant::now() < end {
-        let Ok((length, _)) = socket.recv_from(&mut buffer) else { continue };
+        let Ok((length, _)) = socket.recv_from(&mut buffer) else {
+            continue;
+        };
         let now = start.elapsed().as_micros() as i64;
         let Ok(packet) = cc_media::rtp::parse(&buffer[..length]) else {
             invalid += 1;
@@ -61,7 +73,12 @@ fn main() {
         }
     }
     lateness.sort_unstable();
-    let pct = |p: f64| lateness.get(((lateness.len() as f64 * p) as usize).min(lateness.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        lateness
+            .get(((lateness.len() as f64 * p) as usize).min(lateness.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     let summary = serde_json::json!({
         "packets": packets,
         "invalid": invalid,

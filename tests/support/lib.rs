@@ -8,6 +8,7 @@ pub mod node;
 pub mod pcap;
 pub mod ports;
 pub mod prompts;
+pub mod redis;
 pub mod rtp;
 pub mod scenarios;
 pub mod sipp;

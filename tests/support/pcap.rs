@@ -13,7 +13,8 @@ pub fn rtp_payloads(path: &str) -> Vec<(u32, Vec<u8>)> {
     let mut out = Vec::new();
     let mut offset = 24;
     while offset + 16 <= data.len() {
-        let included = u32::from_le_bytes(data[offset + 8..offset + 12].try_into().unwrap()) as usize;
+        let included =
+            u32::from_le_bytes(data[offset + 8..offset + 12].try_into().unwrap()) as usize;
         let packet = &data[offset + 16..offset + 16 + included];
         offset += 16 + included;
         let ip = &packet[link_header..];

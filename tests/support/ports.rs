@@ -8,7 +8,9 @@ pub fn free_port() -> u16 {
     loop {
         let udp = UdpSocket::bind("127.0.0.1:0").expect("binding a UDP port");
         let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() && UdpSocket::bind(("127.0.0.1", port + 1)).is_ok() {
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", port + 1)).is_ok()
+        {
             return port;
         }
     }

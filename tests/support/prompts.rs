@@ -7,7 +7,9 @@ use cc_media::Law;
 
 /// The 16-bit samples of a test prompt.
 pub fn samples(name: &str, millis: u32) -> Vec<i16> {
-    let mut state: u32 = name.bytes().fold(2166136261, |h, b| (h ^ b as u32).wrapping_mul(16777619));
+    let mut state: u32 = name
+        .bytes()
+        .fold(2166136261, |h, b| (h ^ b as u32).wrapping_mul(16777619));
     (0..millis * 8)
         .map(|_| {
             state ^= state << 13;

@@ -32,7 +32,9 @@ impl RtpEndpoint {
     /// (SSRC `ssrc`) every 20 ms to wherever the first packet came from.
     pub fn start(answer: bool) -> RtpEndpoint {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
         let port = socket.local_addr().unwrap().port();
         let ssrc = 0x5E5E_0000 | port as u32;
         let packets = Arc::new(Mutex::new(Vec::new()));
@@ -86,7 +88,10 @@ impl RtpEndpoint {
 
     /// Packets from one SSRC.
     pub fn from_ssrc(&self, ssrc: u32) -> Vec<Received> {
-        self.packets().into_iter().filter(|p| p.ssrc == ssrc).collect()
+        self.packets()
+            .into_iter()
+            .filter(|p| p.ssrc == ssrc)
+            .collect()
     }
 
     /// Waits until at least `count` packets arrived.

@@ -493,7 +493,9 @@ fn reinvite(cseq: u32, direction: &str) -> String {
 /// resumes after `held` ms, and hangs up `after` ms later.
 pub fn caller_holds(before: u32, held: u32, after: u32) -> String {
     let call = caller(Codec::Pcmu, &[Then::Pause(before)], Ending::CallerHangsUp);
-    let (head, tail) = call.split_once("  <send retrans=\"500\">\n    <![CDATA[\n      BYE").unwrap();
+    let (head, tail) = call
+        .split_once("  <send retrans=\"500\">\n    <![CDATA[\n      BYE")
+        .unwrap();
     format!(
         "{head}{}  <pause milliseconds=\"{held}\"/>\n{}  <pause milliseconds=\"{after}\"/>\n  <send retrans=\"500\">\n    <![CDATA[\n      BYE{}",
         reinvite(2, "sendonly"),

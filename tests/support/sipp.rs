@@ -9,7 +9,9 @@ use crate::ports::free_port;
 
 /// A scenario file kept in `tests/scenarios/`.
 pub fn scenario(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
 }
 
 /// One SIPp process.
@@ -70,13 +72,26 @@ impl Sipp {
         Self::start_in(dir, port, target, &file, args)
     }
 
-    fn start_in(dir: PathBuf, port: u16, target: &str, scenario_file: &Path, args: &[&str]) -> Sipp {
+    fn start_in(
+        dir: PathBuf,
+        port: u16,
+        target: &str,
+        scenario_file: &Path,
+        args: &[&str],
+    ) -> Sipp {
         let media_port = free_port();
         let child = Command::new("sipp")
             .arg(target)
             .arg("-sf")
             .arg(scenario_file)
-            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &media_port.to_string()])
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-mp",
+                &media_port.to_string(),
+            ])
             .args(["-trace_msg", "-message_file"])
             .arg(dir.join("messages.log"))
             .args(["-trace_err", "-error_file"])

@@ -12,7 +12,11 @@ end
 local list = {}
 for _, id in ipairs(all_agent_ids()) do
   local a = get_agent(id)
+  local ringing = nil
+  if a.state == 'reserved' and present(a.reservation) and present(a.queue) and present(a.node) then
+    ringing = { reservation = a.reservation, queue = a.queue, node = a.node }
+  end
   table.insert(list, { id = id, state = a.state, since = a.since, reason = a.reason, call = a.call,
-    calls = a.calls, talk_ms = a.talk_ms })
+    ringing = ringing, calls = a.calls, talk_ms = a.talk_ms })
 end
 return cjson.encode({ queues = queues, agents = list })

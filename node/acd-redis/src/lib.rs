@@ -28,8 +28,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use cc_acd::{
-    AcdStore, AgentError, Effects, Join, JoinOutcome, LeaveReason, Millis, Notice, OfferFailure, Position, QueueEvent, Snapshot,
-    StoreError, UnitConfig,
+    AcdStore, AgentError, Effects, Join, JoinOutcome, LeaveReason, Millis, Notice, OfferFailure,
+    Position, QueueEvent, Snapshot, StoreError, UnitConfig,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
@@ -96,10 +96,15 @@ impl Scripts {
     }
 }
 
+enum AnyConnection {
+    Manager(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
 enum Connection {
     Manager(ConnectionManager),
     Sentinel {
-        sentinel: tokio::sync::Mutex<SentinelClient>,
+        sentinel: Box<tokio::sync::Mutex<SentinelClient>>,
         master: tokio::sync::RwLock<ConnectionManager>,
     },
     Cluster(ClusterConnection),
@@ -126,18 +131,32 @@ fn manager_config() -> ConnectionManagerConfig {
         .set_number_of_retries(2)
 }
 
-async fn sentinel_master(sentinel: &mut SentinelClient) -> Result<ConnectionManager, redis::RedisError> {
+async fn sentinel_master(
+    sentinel: &mut SentinelClient,
+) -> Result<ConnectionManager, redis::RedisError> {
     let client = sentinel.async_get_client().await?;
     ConnectionManager::new_with_config(client, manager_config()).await
 }
 
-fn sentinel_client(sentinels: &[String], master: &str) -> Result<SentinelClient, redis::RedisError> {
-    SentinelClient::build(sentinels.to_vec(), master.to_string(), None, SentinelServerType::Master)
+fn sentinel_client(
+    sentinels: &[String],
+    master: &str,
+) -> Result<SentinelClient, redis::RedisError> {
+    SentinelClient::build(
+        sentinels.to_vec(),
+        master.to_string(),
+        None,
+        SentinelServerType::Master,
+    )
 }
 
 /// Whether an error is one a retry (after a reconnect or a failover) may cure.
 fn retryable(e: &redis::RedisError) -> bool {
-    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout() || e.code() == Some("READONLY")
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.code() == Some("READONLY")
 }
 
 impl RedisStore {
@@ -146,13 +165,17 @@ impl RedisStore {
         let connection = match &target {
             Target::Single(url) => {
                 let client = redis::Client::open(url.as_str()).map_err(unavailable)?;
-                Connection::Manager(ConnectionManager::new_with_config(client, manager_config()).await.map_err(unavailable)?)
+                Connection::Manager(
+                    ConnectionManager::new_with_config(client, manager_config())
+                        .await
+                        .map_err(unavailable)?,
+                )
             }
             Target::Sentinel { sentinels, master } => {
                 let mut sentinel = sentinel_client(sentinels, master).map_err(unavailable)?;
                 let manager = sentinel_master(&mut sentinel).await.map_err(unavailable)?;
                 Connection::Sentinel {
-                    sentinel: tokio::sync::Mutex::new(sentinel),
+                    sentinel: Box::new(tokio::sync::Mutex::new(sentinel)),
                     master: tokio::sync::RwLock::new(manager),
                 }
             }
@@ -174,15 +197,23 @@ impl RedisStore {
     }
 
     fn keys(&self, unit: &str) -> Result<Vec<String>, StoreError> {
-        let queues = self.queues.read().map_err(|e| StoreError::Protocol(e.to_string()))?;
-        let names = queues
-            .get(unit)
-            .ok_or_else(|| StoreError::Protocol(format!("unit {unit:?} is not configured on this node")))?;
+        let queues = self
+            .queues
+            .read()
+            .map_err(|e| StoreError::Protocol(e.to_string()))?;
+        let names = queues.get(unit).ok_or_else(|| {
+            StoreError::Protocol(format!("unit {unit:?} is not configured on this node"))
+        })?;
         Ok(unit_keys(unit, names))
     }
 
-    async fn invoke(&self, script: &Script, keys: &[String], args: &[String]) -> Result<String, StoreError> {
-        let build = || {
+    async fn invoke(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[String],
+    ) -> Result<String, StoreError> {
+        self.with_retries(|mut connection| async move {
             let mut invocation: ScriptInvocation<'_> = script.prepare_invoke();
             for key in keys {
                 invocation.key(key);
@@ -190,39 +221,169 @@ impl RedisStore {
             for arg in args {
                 invocation.arg(arg);
             }
-            invocation
-        };
+            match &mut connection {
+                AnyConnection::Manager(c) => invocation.invoke_async(c).await,
+                AnyConnection::Cluster(c) => invocation.invoke_async(c).await,
+            }
+        })
+        .await
+    }
+
+    /// A plain command, with the same retries as the scripts.
+    async fn query<T: redis::FromRedisValue + Send>(
+        &self,
+        command: &redis::Cmd,
+    ) -> Result<T, StoreError> {
+        self.with_retries(|mut connection| async move {
+            match &mut connection {
+                AnyConnection::Manager(c) => command.query_async(c).await,
+                AnyConnection::Cluster(c) => command.query_async(c).await,
+            }
+        })
+        .await
+    }
+
+    /// Runs `attempt` on a connection, again (up to twice) after an error a
+    /// reconnect or a failover may cure; with Sentinel, the master is asked
+    /// of the sentinels again first.
+    async fn with_retries<T, F, Fut>(&self, attempt: F) -> Result<T, StoreError>
+    where
+        F: Fn(AnyConnection) -> Fut,
+        Fut: std::future::Future<Output = Result<T, redis::RedisError>>,
+    {
         let mut last = None;
-        for attempt in 0..3 {
-            let result: Result<String, redis::RedisError> = match &self.connection {
-                Connection::Manager(manager) => build().invoke_async(&mut manager.clone()).await,
-                Connection::Cluster(cluster) => build().invoke_async(&mut cluster.clone()).await,
+        for round in 0..3u64 {
+            let connection = match &self.connection {
+                Connection::Manager(manager) => AnyConnection::Manager(manager.clone()),
+                Connection::Cluster(cluster) => AnyConnection::Cluster(cluster.clone()),
                 Connection::Sentinel { master, .. } => {
-                    let mut connection = master.read().await.clone();
-                    build().invoke_async(&mut connection).await
+                    AnyConnection::Manager(master.read().await.clone())
                 }
             };
-            match result {
+            match attempt(connection).await {
                 Ok(reply) => return Ok(reply),
-                Err(e) if retryable(&e) && attempt < 2 => {
-                    tracing::debug!(error = %e, attempt, "retrying an ACD script");
+                Err(e) if retryable(&e) && round < 2 => {
+                    tracing::debug!(error = %e, round, "retrying a Redis command");
                     if let Connection::Sentinel { sentinel, master } = &self.connection {
-                        // The master may have changed: ask the sentinels again.
                         let mut sentinel = sentinel.lock().await;
                         if let Ok(manager) = sentinel_master(&mut sentinel).await {
                             *master.write().await = manager;
                         }
                     }
-                    tokio::time::sleep(Duration::from_millis(50 * (attempt + 1))).await;
+                    tokio::time::sleep(Duration::from_millis(50 * (round + 1))).await;
                     last = Some(e);
                 }
                 Err(e) => return Err(unavailable(e)),
             }
         }
-        Err(unavailable(last.unwrap_or_else(|| redis::RedisError::from((redis::ErrorKind::Io, "no attempt")))))
+        Err(unavailable(last.unwrap_or_else(|| {
+            redis::RedisError::from((redis::ErrorKind::Io, "no attempt"))
+        })))
     }
 
-    async fn run<T: DeserializeOwned>(&self, script: &Script, unit: &str, now: Millis, args: &[&str]) -> Result<(T, Effects), StoreError> {
+    /// Writes `config` again if the unit's state is gone (a Redis restarted
+    /// without persistence, a flushed database): the node recovers by itself.
+    pub async fn ensure_configured(
+        &self,
+        unit: &str,
+        config: &UnitConfig,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let key = format!("cc:{{{unit}}}:config");
+        let exists: bool = self.query(redis::cmd("EXISTS").arg(&key)).await?;
+        if !exists {
+            tracing::warn!(
+                unit,
+                "the unit's ACD state is gone from Redis; configuring it again"
+            );
+            self.configure(unit, config, now).await?;
+        }
+        Ok(!exists)
+    }
+
+    /// This node is alive for `ttl_ms`, and known to the others. True when
+    /// the node was not known before: its first beat, or the others reaped
+    /// it (it was out of reach too long) or Redis lost its state; either
+    /// way, its waiting callers are no longer in the shared queues.
+    pub async fn heartbeat(
+        &self,
+        node: &str,
+        ttl_ms: u64,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let _: () = self
+            .query(
+                redis::cmd("SET")
+                    .arg(format!("cc:node:{node}:alive"))
+                    .arg(now)
+                    .arg("PX")
+                    .arg(ttl_ms),
+            )
+            .await?;
+        let added: u64 = self
+            .query(redis::cmd("ZADD").arg("cc:nodes").arg(now).arg(node))
+            .await?;
+        Ok(added == 1)
+    }
+
+    /// Known nodes whose heartbeat has lapsed.
+    pub async fn dead_nodes(&self) -> Result<Vec<String>, StoreError> {
+        let nodes: Vec<String> = self
+            .query(redis::cmd("ZRANGE").arg("cc:nodes").arg(0).arg(-1))
+            .await?;
+        let mut dead = Vec::new();
+        for node in nodes {
+            let alive: bool = self
+                .query(redis::cmd("EXISTS").arg(format!("cc:node:{node}:alive")))
+                .await?;
+            if !alive {
+                dead.push(node);
+            }
+        }
+        Ok(dead)
+    }
+
+    /// A dead node's state is reaped everywhere: forget it.
+    pub async fn forget_node(&self, node: &str) -> Result<(), StoreError> {
+        let _: () = self
+            .query(redis::cmd("ZREM").arg("cc:nodes").arg(node))
+            .await?;
+        Ok(())
+    }
+
+    /// Takes or keeps the lease of the node that reports the cluster's shared
+    /// figures (queue lengths, agents by state); true while this node has it.
+    pub async fn lead(&self, node: &str, ttl_ms: u64) -> Result<bool, StoreError> {
+        let taken: Option<String> = self
+            .query(
+                redis::cmd("SET")
+                    .arg("cc:leader")
+                    .arg(node)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms),
+            )
+            .await?;
+        if taken.is_some() {
+            return Ok(true);
+        }
+        let holder: Option<String> = self.query(redis::cmd("GET").arg("cc:leader")).await?;
+        if holder.as_deref() == Some(node) {
+            let _: () = self
+                .query(redis::cmd("PEXPIRE").arg("cc:leader").arg(ttl_ms))
+                .await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn run<T: DeserializeOwned>(
+        &self,
+        script: &Script,
+        unit: &str,
+        now: Millis,
+        args: &[&str],
+    ) -> Result<(T, Effects), StoreError> {
         let keys = self.keys(unit)?;
         let mut all = vec![unit.to_string(), now.to_string()];
         all.extend(args.iter().map(|a| a.to_string()));
@@ -232,13 +393,20 @@ impl RedisStore {
 
     /// Delivers the notices published for `node` to `sink`, for as long as
     /// the returned task lives. It reconnects by itself (to the new master
-    /// after a Sentinel failover).
-    pub fn subscribe(self: &Arc<Self>, node: &str, sink: cc_acd::store::NoticeSink) -> tokio::task::JoinHandle<()> {
+    /// after a Sentinel failover), and calls `subscribed` each time it is
+    /// listening again: Pub/Sub keeps nothing for an absent listener, so
+    /// what was published meanwhile must be read from the state.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        node: &str,
+        sink: cc_acd::store::NoticeSink,
+        subscribed: Arc<dyn Fn() + Send + Sync>,
+    ) -> tokio::task::JoinHandle<()> {
         let channel = format!("cc:node:{node}");
         let target = self.target.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(e) = listen(&target, &channel, &sink).await {
+                if let Err(e) = listen(&target, &channel, &sink, &subscribed).await {
                     tracing::warn!(error = %e, "ACD notice subscription lost; reconnecting");
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -247,15 +415,27 @@ impl RedisStore {
     }
 }
 
-async fn listen(target: &Target, channel: &str, sink: &cc_acd::store::NoticeSink) -> Result<(), redis::RedisError> {
+async fn listen(
+    target: &Target,
+    channel: &str,
+    sink: &cc_acd::store::NoticeSink,
+    subscribed: &Arc<dyn Fn() + Send + Sync>,
+) -> Result<(), redis::RedisError> {
     use futures_util::StreamExt;
     let client = match target {
         Target::Single(url) => redis::Client::open(url.as_str())?,
-        Target::Cluster(nodes) => redis::Client::open(nodes.first().map(String::as_str).unwrap_or_default())?,
-        Target::Sentinel { sentinels, master } => sentinel_client(sentinels, master)?.async_get_client().await?,
+        Target::Cluster(nodes) => {
+            redis::Client::open(nodes.first().map(String::as_str).unwrap_or_default())?
+        }
+        Target::Sentinel { sentinels, master } => {
+            sentinel_client(sentinels, master)?
+                .async_get_client()
+                .await?
+        }
     };
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(channel).await?;
+    subscribed();
     let mut messages = pubsub.on_message();
     while let Some(message) = messages.next().await {
         let payload: String = message.get_payload()?;
@@ -311,7 +491,8 @@ struct Reply<T> {
 }
 
 fn parse_reply<T: DeserializeOwned>(reply: &str) -> Result<(T, Effects), StoreError> {
-    let reply: Reply<T> = serde_json::from_str(&arrays(reply)).map_err(|e| StoreError::Protocol(format!("{e}: {reply}")))?;
+    let reply: Reply<T> = serde_json::from_str(&arrays(reply))
+        .map_err(|e| StoreError::Protocol(format!("{e}: {reply}")))?;
     Ok((
         reply.result,
         Effects {
@@ -351,45 +532,90 @@ fn failure_name(failure: OfferFailure) -> &'static str {
 }
 
 impl RedisStore {
-    async fn agent_op(&self, unit: &str, agent: &str, action: &str, reason: &str, now: Millis) -> Result<Effects, StoreError> {
-        let (reply, fx): (AgentReply, Effects) = self.run(&self.scripts.agent, unit, now, &[agent, action, reason]).await?;
+    async fn agent_op(
+        &self,
+        unit: &str,
+        agent: &str,
+        action: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Effects, StoreError> {
+        let (reply, fx): (AgentReply, Effects) = self
+            .run(&self.scripts.agent, unit, now, &[agent, action, reason])
+            .await?;
         match reply {
             AgentReply::Done(_) => Ok(fx),
-            AgentReply::Failed { error } if error == "unknown_agent" => Err(StoreError::Agent(AgentError::UnknownAgent(agent.to_string()))),
+            AgentReply::Failed { error } if error == "unknown_agent" => Err(StoreError::Agent(
+                AgentError::UnknownAgent(agent.to_string()),
+            )),
             AgentReply::Failed { error } => Err(StoreError::Protocol(error)),
         }
     }
 }
 
 impl AcdStore for RedisStore {
-    async fn configure(&self, unit: &str, config: &UnitConfig, now: Millis) -> Result<(), StoreError> {
+    async fn configure(
+        &self,
+        unit: &str,
+        config: &UnitConfig,
+        now: Millis,
+    ) -> Result<(), StoreError> {
         // BTreeMap keys come in name order, as the scripts sort them.
         let names: Vec<String> = config.queues.keys().cloned().collect();
         if let Ok(mut queues) = self.queues.write() {
             queues.insert(unit.to_string(), names);
         }
-        let json = serde_json::to_string(config).map_err(|e| StoreError::Protocol(e.to_string()))?;
-        let (_, _): (bool, Effects) = self.run(&self.scripts.configure, unit, now, &[&json]).await?;
+        let json =
+            serde_json::to_string(config).map_err(|e| StoreError::Protocol(e.to_string()))?;
+        let (_, _): (bool, Effects) = self
+            .run(&self.scripts.configure, unit, now, &[&json])
+            .await?;
         Ok(())
     }
 
-    async fn join(&self, unit: &str, join: &Join, now: Millis) -> Result<(JoinOutcome, Effects), StoreError> {
+    async fn join(
+        &self,
+        unit: &str,
+        join: &Join,
+        now: Millis,
+    ) -> Result<(JoinOutcome, Effects), StoreError> {
         let priority = join.priority.to_string();
-        self.run(&self.scripts.join, unit, now, &[&join.queue, &join.call, &join.caller, &join.node, &priority]).await
+        self.run(
+            &self.scripts.join,
+            unit,
+            now,
+            &[&join.queue, &join.call, &join.caller, &join.node, &priority],
+        )
+        .await
     }
 
-    async fn leave(&self, unit: &str, call: &str, reason: LeaveReason, now: Millis) -> Result<(Vec<(String, String)>, Effects), StoreError> {
+    async fn leave(
+        &self,
+        unit: &str,
+        call: &str,
+        reason: LeaveReason,
+        now: Millis,
+    ) -> Result<(Vec<(String, String)>, Effects), StoreError> {
         let reason = match reason {
             LeaveReason::Abandon => "abandon",
             LeaveReason::ExitKey => "exit_key",
             LeaveReason::Failure => "failure",
         };
-        let (offers, fx): (Offers, Effects) = self.run(&self.scripts.leave, unit, now, &[call, reason]).await?;
+        let (offers, fx): (Offers, Effects) = self
+            .run(&self.scripts.leave, unit, now, &[call, reason])
+            .await?;
         Ok((offers.offers, fx))
     }
 
-    async fn offer_answered(&self, unit: &str, reservation: &str, now: Millis) -> Result<(Option<(String, String)>, Effects), StoreError> {
-        let (answered, fx): (Answered, Effects) = self.run(&self.scripts.answered, unit, now, &[reservation]).await?;
+    async fn offer_answered(
+        &self,
+        unit: &str,
+        reservation: &str,
+        now: Millis,
+    ) -> Result<(Option<(String, String)>, Effects), StoreError> {
+        let (answered, fx): (Answered, Effects) = self
+            .run(&self.scripts.answered, unit, now, &[reservation])
+            .await?;
         let pair = match (answered.answered, answered.call, answered.agent) {
             (true, Some(call), Some(agent)) => Some((call, agent)),
             _ => None,
@@ -397,14 +623,36 @@ impl AcdStore for RedisStore {
         Ok((pair, fx))
     }
 
-    async fn offer_failed(&self, unit: &str, reservation: &str, failure: OfferFailure, now: Millis) -> Result<Effects, StoreError> {
-        let (_, fx): (bool, Effects) = self.run(&self.scripts.failed, unit, now, &[reservation, failure_name(failure)]).await?;
+    async fn offer_failed(
+        &self,
+        unit: &str,
+        reservation: &str,
+        failure: OfferFailure,
+        now: Millis,
+    ) -> Result<Effects, StoreError> {
+        let (_, fx): (bool, Effects) = self
+            .run(
+                &self.scripts.failed,
+                unit,
+                now,
+                &[reservation, failure_name(failure)],
+            )
+            .await?;
         Ok(fx)
     }
 
-    async fn call_ended(&self, unit: &str, agent: &str, call: &str, by_agent: bool, now: Millis) -> Result<Effects, StoreError> {
+    async fn call_ended(
+        &self,
+        unit: &str,
+        agent: &str,
+        call: &str,
+        by_agent: bool,
+        now: Millis,
+    ) -> Result<Effects, StoreError> {
         let by = if by_agent { "1" } else { "0" };
-        let (_, fx): (bool, Effects) = self.run(&self.scripts.ended, unit, now, &[agent, call, by]).await?;
+        let (_, fx): (bool, Effects) = self
+            .run(&self.scripts.ended, unit, now, &[agent, call, by])
+            .await?;
         Ok(fx)
     }
 
@@ -416,7 +664,13 @@ impl AcdStore for RedisStore {
         self.agent_op(unit, agent, "logout", "", now).await
     }
 
-    async fn pause(&self, unit: &str, agent: &str, reason: &str, now: Millis) -> Result<Effects, StoreError> {
+    async fn pause(
+        &self,
+        unit: &str,
+        agent: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Effects, StoreError> {
         self.agent_op(unit, agent, "pause", reason, now).await
     }
 
@@ -436,13 +690,26 @@ impl AcdStore for RedisStore {
 
     async fn position(&self, unit: &str, call: &str) -> Result<Option<Position>, StoreError> {
         let keys = self.keys(unit)?;
-        let reply = self.invoke(&self.scripts.position, &keys, &[unit.to_string(), "0".into(), call.to_string()]).await?;
+        let reply = self
+            .invoke(
+                &self.scripts.position,
+                &keys,
+                &[unit.to_string(), "0".into(), call.to_string()],
+            )
+            .await?;
         serde_json::from_str(&reply).map_err(|e| StoreError::Protocol(e.to_string()))
     }
 
     async fn snapshot(&self, unit: &str) -> Result<Snapshot, StoreError> {
         let keys = self.keys(unit)?;
-        let reply = self.invoke(&self.scripts.snapshot, &keys, &[unit.to_string(), "0".into()]).await?;
-        serde_json::from_str(&arrays(&reply)).map_err(|e| StoreError::Protocol(format!("{e}: {reply}")))
+        let reply = self
+            .invoke(
+                &self.scripts.snapshot,
+                &keys,
+                &[unit.to_string(), "0".into()],
+            )
+            .await?;
+        serde_json::from_str(&arrays(&reply))
+            .map_err(|e| StoreError::Protocol(format!("{e}: {reply}")))
     }
 }

@@ -6,7 +6,9 @@ use support::RedisServer;
 
 async fn store() -> (RedisServer, RedisStore) {
     let server = RedisServer::start();
-    let store = RedisStore::connect(Target::Single(server.url())).await.unwrap();
+    let store = RedisStore::connect(Target::Single(server.url()))
+        .await
+        .unwrap();
     (server, store)
 }
 

@@ -9,8 +9,8 @@ mod support;
 use std::collections::BTreeMap;
 
 use cc_acd::{
-    AcdStore, AgentConfig, Effects, Join, LeaveReason, MemoryStore, Member, Millis, Notice, OfferFailure, QueueConfig,
-    UnitConfig,
+    AcdStore, AgentConfig, Effects, Join, LeaveReason, Member, MemoryStore, Millis, Notice,
+    OfferFailure, QueueConfig, UnitConfig,
 };
 use cc_acd_redis::{RedisStore, Target};
 use proptest::prelude::*;
@@ -29,11 +29,28 @@ const STRATEGIES: [cc_acd::Strategy; 6] = [
 
 #[derive(Clone, Debug)]
 enum Op {
-    Join { queue: usize, call: u8, node: usize, priority: u8, caller: u8 },
-    Leave { call: u8, reason: u8 },
-    Answered { pick: usize },
-    Failed { pick: usize, failure: u8 },
-    Ended { agent: usize, by_agent: bool },
+    Join {
+        queue: usize,
+        call: u8,
+        node: usize,
+        priority: u8,
+        caller: u8,
+    },
+    Leave {
+        call: u8,
+        reason: u8,
+    },
+    Answered {
+        pick: usize,
+    },
+    Failed {
+        pick: usize,
+        failure: u8,
+    },
+    Ended {
+        agent: usize,
+        by_agent: bool,
+    },
     Login(usize),
     Logout(usize),
     Pause(usize),
@@ -105,8 +122,14 @@ fn config(case: &Case) -> UnitConfig {
     };
     UnitConfig {
         queues: BTreeMap::from([
-            ("q1".to_string(), queue(case.strategies.0, &[("ana", 1), ("bo", 1), ("cy", 2)])),
-            ("q2".to_string(), queue(case.strategies.1, &[("bo", 1), ("di", 1), ("cy", 1)])),
+            (
+                "q1".to_string(),
+                queue(case.strategies.0, &[("ana", 1), ("bo", 1), ("cy", 2)]),
+            ),
+            (
+                "q2".to_string(),
+                queue(case.strategies.1, &[("bo", 1), ("di", 1), ("cy", 1)]),
+            ),
         ]),
         agents: AGENTS
             .iter()
@@ -142,7 +165,13 @@ async fn run_case(redis: &RedisStore, unit: &str, case: &Case) -> Result<(), Tes
         now += advance;
         let context = format!("step {step} {op:?} at +{}", now - 1_800_000_000_000);
         match op {
-            Op::Join { queue, call, node, priority, caller } => {
+            Op::Join {
+                queue,
+                call,
+                node,
+                priority,
+                caller,
+            } => {
                 let join = Join {
                     queue: ["q1", "q2"][*queue].into(),
                     call: format!("c{call}"),
@@ -157,7 +186,11 @@ async fn run_case(redis: &RedisStore, unit: &str, case: &Case) -> Result<(), Tes
                 reservations(&fa, &mut known);
             }
             Op::Leave { call, reason } => {
-                let reason = [LeaveReason::Abandon, LeaveReason::ExitKey, LeaveReason::Failure][*reason as usize];
+                let reason = [
+                    LeaveReason::Abandon,
+                    LeaveReason::ExitKey,
+                    LeaveReason::Failure,
+                ][*reason as usize];
                 let call = format!("c{call}");
                 let (a, fa) = memory.leave(unit, &call, reason, now).await.unwrap();
                 let (b, fb) = redis.leave(unit, &call, reason, now).await.unwrap();
@@ -174,7 +207,12 @@ async fn run_case(redis: &RedisStore, unit: &str, case: &Case) -> Result<(), Tes
             }
             Op::Failed { pick, failure } => {
                 let r = known[pick % known.len()].clone();
-                let failure = [OfferFailure::NoAnswer, OfferFailure::Busy, OfferFailure::Rejected, OfferFailure::Unreachable][*failure as usize];
+                let failure = [
+                    OfferFailure::NoAnswer,
+                    OfferFailure::Busy,
+                    OfferFailure::Rejected,
+                    OfferFailure::Unreachable,
+                ][*failure as usize];
                 let fa = memory.offer_failed(unit, &r, failure, now).await.unwrap();
                 let fb = redis.offer_failed(unit, &r, failure, now).await.unwrap();
                 prop_assert_eq!(comparable(&fa), comparable(&fb), "{}", context);
@@ -182,22 +220,42 @@ async fn run_case(redis: &RedisStore, unit: &str, case: &Case) -> Result<(), Tes
             }
             Op::Ended { agent, by_agent } => {
                 let snapshot = memory.snapshot(unit).await.unwrap();
-                let call = snapshot.agents.iter().find(|a| a.id == AGENTS[*agent]).and_then(|a| a.call.clone()).unwrap_or_default();
-                let fa = memory.call_ended(unit, AGENTS[*agent], &call, *by_agent, now).await.unwrap();
-                let fb = redis.call_ended(unit, AGENTS[*agent], &call, *by_agent, now).await.unwrap();
+                let call = snapshot
+                    .agents
+                    .iter()
+                    .find(|a| a.id == AGENTS[*agent])
+                    .and_then(|a| a.call.clone())
+                    .unwrap_or_default();
+                let fa = memory
+                    .call_ended(unit, AGENTS[*agent], &call, *by_agent, now)
+                    .await
+                    .unwrap();
+                let fb = redis
+                    .call_ended(unit, AGENTS[*agent], &call, *by_agent, now)
+                    .await
+                    .unwrap();
                 prop_assert_eq!(comparable(&fa), comparable(&fb), "{}", context);
                 reservations(&fa, &mut known);
             }
             Op::Login(a) | Op::Logout(a) | Op::Pause(a) | Op::Unpause(a) => {
                 let agent = AGENTS[*a];
                 let (fa, fb) = match op {
-                    Op::Login(_) => (memory.login(unit, agent, now).await.unwrap(), redis.login(unit, agent, now).await.unwrap()),
-                    Op::Logout(_) => (memory.logout(unit, agent, now).await.unwrap(), redis.logout(unit, agent, now).await.unwrap()),
+                    Op::Login(_) => (
+                        memory.login(unit, agent, now).await.unwrap(),
+                        redis.login(unit, agent, now).await.unwrap(),
+                    ),
+                    Op::Logout(_) => (
+                        memory.logout(unit, agent, now).await.unwrap(),
+                        redis.logout(unit, agent, now).await.unwrap(),
+                    ),
                     Op::Pause(_) => (
                         memory.pause(unit, agent, "coffee", now).await.unwrap(),
                         redis.pause(unit, agent, "coffee", now).await.unwrap(),
                     ),
-                    _ => (memory.unpause(unit, agent, now).await.unwrap(), redis.unpause(unit, agent, now).await.unwrap()),
+                    _ => (
+                        memory.unpause(unit, agent, now).await.unwrap(),
+                        redis.unpause(unit, agent, now).await.unwrap(),
+                    ),
                 };
                 prop_assert_eq!(comparable(&fa), comparable(&fb), "{}", context);
                 reservations(&fa, &mut known);
@@ -225,9 +283,17 @@ async fn run_case(redis: &RedisStore, unit: &str, case: &Case) -> Result<(), Tes
 #[test]
 fn the_redis_scripts_do_what_the_model_does() {
     let server = RedisServer::start();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let redis = runtime.block_on(RedisStore::connect(Target::Single(server.url()))).unwrap();
-    let cases: u32 = std::env::var("ACD_PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2000);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let redis = runtime
+        .block_on(RedisStore::connect(Target::Single(server.url())))
+        .unwrap();
+    let cases: u32 = std::env::var("ACD_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(2000);
     let counter = std::sync::atomic::AtomicU64::new(0);
     proptest!(ProptestConfig::with_cases(cases), |(case in case())| {
         let unit = format!("u{}", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed));

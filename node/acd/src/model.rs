@@ -94,7 +94,15 @@ pub struct Model {
     units: BTreeMap<String, Unit>,
 }
 
-fn event(unit: &str, time: Millis, queue: &str, call: &str, agent: &str, name: &str, data: &[String]) -> QueueEvent {
+fn event(
+    unit: &str,
+    time: Millis,
+    queue: &str,
+    call: &str,
+    agent: &str,
+    name: &str,
+    data: &[String],
+) -> QueueEvent {
     QueueEvent {
         time,
         unit: unit.to_string(),
@@ -155,12 +163,19 @@ impl Model {
         };
         if let Some(call) = u.calls.get(&join.call) {
             let position = rank(u, &call.queue, call.score);
-            return (JoinOutcome::Queued { position, resumed: false }, fx);
+            return (
+                JoinOutcome::Queued {
+                    position,
+                    resumed: false,
+                },
+                fx,
+            );
         }
-        let logged_in = config
-            .members
-            .iter()
-            .any(|m| u.agents.get(&m.agent).is_some_and(|a| a.state != AgentState::LoggedOut));
+        let logged_in = config.members.iter().any(|m| {
+            u.agents
+                .get(&m.agent)
+                .is_some_and(|a| a.state != AgentState::LoggedOut)
+        });
         if !logged_in {
             return (JoinOutcome::NoAgents, fx);
         }
@@ -195,7 +210,10 @@ impl Model {
                 offer_expires: 0,
             },
         );
-        u.waiting.entry(join.queue.clone()).or_default().insert((score, join.call.clone()));
+        u.waiting
+            .entry(join.queue.clone())
+            .or_default()
+            .insert((score, join.call.clone()));
         let position = rank(u, &join.queue, score);
         fx.events.push(event(
             unit,
@@ -212,27 +230,56 @@ impl Model {
 
     /// A caller leaves the queue. Returns the reservations that were ringing
     /// for them (the caller's node cancels those offers).
-    pub fn leave(&mut self, unit: &str, call_id: &str, reason: LeaveReason, now: Millis) -> (Vec<(String, String)>, Effects) {
+    pub fn leave(
+        &mut self,
+        unit: &str,
+        call_id: &str,
+        reason: LeaveReason,
+        now: Millis,
+    ) -> (Vec<(String, String)>, Effects) {
         let mut fx = Effects::default();
-        let Some(u) = self.units.get_mut(unit) else { return (Vec::new(), fx) };
-        let Some(call) = u.calls.get(call_id).cloned() else { return (Vec::new(), fx) };
+        let Some(u) = self.units.get_mut(unit) else {
+            return (Vec::new(), fx);
+        };
+        let Some(call) = u.calls.get(call_id).cloned() else {
+            return (Vec::new(), fx);
+        };
         let position = rank(u, &call.queue, call.score);
         remove_call(u, call_id);
         for (agent, reservation) in &call.offers {
             release(unit, u, agent, reservation, now, 0, &mut fx);
-            fx.events.push(event(unit, now, &call.queue, call_id, agent, "RINGCANCELED", &["0".into()]));
+            fx.events.push(event(
+                unit,
+                now,
+                &call.queue,
+                call_id,
+                agent,
+                "RINGCANCELED",
+                &["0".into()],
+            ));
         }
         let waited = secs(now.saturating_sub(call.enqueued_at));
         let (name, data) = match reason {
             LeaveReason::Abandon => ("ABANDON", vec![position.to_string(), "1".into(), waited]),
-            LeaveReason::ExitKey => ("EXITWITHKEY", vec!["key".into(), position.to_string(), "1".into(), waited]),
+            LeaveReason::ExitKey => (
+                "EXITWITHKEY",
+                vec!["key".into(), position.to_string(), "1".into(), waited],
+            ),
             LeaveReason::Failure => ("ABANDON", vec![position.to_string(), "1".into(), waited]),
         };
-        fx.events.push(event(unit, now, &call.queue, call_id, "NONE", name, &data));
+        fx.events
+            .push(event(unit, now, &call.queue, call_id, "NONE", name, &data));
         if reason == LeaveReason::Abandon && !call.caller.is_empty() {
-            let window = u.config.queues.get(&call.queue).map_or(0, |q| q.resume_window_ms);
+            let window = u
+                .config
+                .queues
+                .get(&call.queue)
+                .map_or(0, |q| q.resume_window_ms);
             if window > 0 {
-                u.resume.insert((call.queue.clone(), call.caller.clone()), (call.score, now + window));
+                u.resume.insert(
+                    (call.queue.clone(), call.caller.clone()),
+                    (call.score, now + window),
+                );
             }
         }
         if !call.offers.is_empty() {
@@ -244,19 +291,30 @@ impl Model {
     /// The agent of `reservation` answered. Returns the call and agent, or
     /// `None` when the reservation is stale (the caller left, it expired):
     /// the caller's node then ends the agent's leg.
-    pub fn offer_answered(&mut self, unit: &str, reservation: &str, now: Millis) -> (Option<(String, String)>, Effects) {
+    pub fn offer_answered(
+        &mut self,
+        unit: &str,
+        reservation: &str,
+        now: Millis,
+    ) -> (Option<(String, String)>, Effects) {
         let mut fx = Effects::default();
-        let Some(u) = self.units.get_mut(unit) else { return (None, fx) };
+        let Some(u) = self.units.get_mut(unit) else {
+            return (None, fx);
+        };
         let Some((agent_id, call_id)) = reserved_by(u, reservation) else {
             // A retry of an answer already recorded gets the same answer.
             let again = u
                 .agents
                 .iter()
-                .find(|(_, a)| a.state == AgentState::OnCall && a.answered.as_deref() == Some(reservation))
+                .find(|(_, a)| {
+                    a.state == AgentState::OnCall && a.answered.as_deref() == Some(reservation)
+                })
                 .and_then(|(id, a)| a.call.clone().map(|c| (c, id.clone())));
             return (again, fx);
         };
-        let Some(call) = u.calls.get(&call_id).cloned() else { return (None, fx) };
+        let Some(call) = u.calls.get(&call_id).cloned() else {
+            return (None, fx);
+        };
         remove_call(u, &call_id);
         let waited = now.saturating_sub(call.enqueued_at);
         for (other, other_reservation) in call.offers.iter().filter(|(a, _)| *a != agent_id) {
@@ -268,7 +326,15 @@ impl Model {
                 agent: other.clone(),
                 reservation: other_reservation.clone(),
             });
-            fx.events.push(event(unit, now, &call.queue, &call_id, other, "RINGCANCELED", &["0".into()]));
+            fx.events.push(event(
+                unit,
+                now,
+                &call.queue,
+                &call_id,
+                other,
+                "RINGCANCELED",
+                &["0".into()],
+            ));
         }
         if let Some(a) = u.agents.get_mut(&agent_id) {
             a.state = AgentState::OnCall;
@@ -282,17 +348,37 @@ impl Model {
         }
         let average = u.average_wait.entry(call.queue.clone()).or_insert(waited);
         *average = (*average * 7 + waited) / 8;
-        fx.events.push(event(unit, now, &call.queue, &call_id, &agent_id, "CONNECT", &[secs(waited), reservation.to_string(), "0".into()]));
+        fx.events.push(event(
+            unit,
+            now,
+            &call.queue,
+            &call_id,
+            &agent_id,
+            "CONNECT",
+            &[secs(waited), reservation.to_string(), "0".into()],
+        ));
         (Some((call_id, agent_id)), fx)
     }
 
     /// The agent of `reservation` did not take the call. The caller keeps
     /// their place; the agent rests, and is paused after too many misses.
-    pub fn offer_failed(&mut self, unit: &str, reservation: &str, failure: OfferFailure, now: Millis) -> Effects {
+    pub fn offer_failed(
+        &mut self,
+        unit: &str,
+        reservation: &str,
+        failure: OfferFailure,
+        now: Millis,
+    ) -> Effects {
         let mut fx = Effects::default();
-        let Some(u) = self.units.get_mut(unit) else { return fx };
-        let Some((agent_id, call_id)) = reserved_by(u, reservation) else { return fx };
-        let Some(call) = u.calls.get_mut(&call_id) else { return fx };
+        let Some(u) = self.units.get_mut(unit) else {
+            return fx;
+        };
+        let Some((agent_id, call_id)) = reserved_by(u, reservation) else {
+            return fx;
+        };
+        let Some(call) = u.calls.get_mut(&call_id) else {
+            return fx;
+        };
         call.offers.retain(|(_, r)| r != reservation);
         let queue = call.queue.clone();
         let config = u.config.queues.get(&queue).cloned().unwrap_or_default();
@@ -301,17 +387,36 @@ impl Model {
             OfferFailure::Busy => config.busy_delay_ms,
             OfferFailure::Rejected => config.reject_delay_ms,
         };
-        fx.events.push(event(unit, now, &queue, &call_id, &agent_id, "RINGNOANSWER", &[config.ring_timeout_ms.to_string()]));
+        fx.events.push(event(
+            unit,
+            now,
+            &queue,
+            &call_id,
+            &agent_id,
+            "RINGNOANSWER",
+            &[config.ring_timeout_ms.to_string()],
+        ));
         release(unit, u, &agent_id, reservation, now, delay, &mut fx);
         if failure != OfferFailure::Busy {
             if let Some(a) = u.agents.get_mut(&agent_id) {
                 a.misses += 1;
-                if a.state == AgentState::Available && config.max_misses > 0 && a.misses >= config.max_misses {
+                if a.state == AgentState::Available
+                    && config.max_misses > 0
+                    && a.misses >= config.max_misses
+                {
                     let reason = format!("missed {} calls", a.misses);
                     a.state = AgentState::Paused;
                     a.since = now;
                     a.reason = Some(reason.clone());
-                    fx.events.push(event(unit, now, "NONE", "NONE", &agent_id, "PAUSE", &[reason]));
+                    fx.events.push(event(
+                        unit,
+                        now,
+                        "NONE",
+                        "NONE",
+                        &agent_id,
+                        "PAUSE",
+                        &[reason],
+                    ));
                 }
             }
         }
@@ -322,11 +427,27 @@ impl Model {
     /// The agent's call ended: wrap-up (the agent's or the queue's), then
     /// available; a logout or pause asked for during the call applies now.
     /// Only the call named ends: a retried report cannot end the agent's next call.
-    pub fn call_ended(&mut self, unit: &str, agent_id: &str, call_id: &str, by_agent: bool, now: Millis) -> Effects {
+    pub fn call_ended(
+        &mut self,
+        unit: &str,
+        agent_id: &str,
+        call_id: &str,
+        by_agent: bool,
+        now: Millis,
+    ) -> Effects {
         let mut fx = Effects::default();
-        let Some(u) = self.units.get_mut(unit) else { return fx };
-        let agent_wrap = u.config.agents.iter().find(|a| a.id == agent_id).and_then(|a| a.wrap_up_ms);
-        let Some(a) = u.agents.get_mut(agent_id) else { return fx };
+        let Some(u) = self.units.get_mut(unit) else {
+            return fx;
+        };
+        let agent_wrap = u
+            .config
+            .agents
+            .iter()
+            .find(|a| a.id == agent_id)
+            .and_then(|a| a.wrap_up_ms);
+        let Some(a) = u.agents.get_mut(agent_id) else {
+            return fx;
+        };
         if a.state != AgentState::OnCall || a.call.as_deref() != Some(call_id) {
             return fx;
         }
@@ -339,14 +460,19 @@ impl Model {
         a.node = None;
         a.queue = None;
         a.answered = None;
-        let wrap = agent_wrap.unwrap_or_else(|| u.config.queues.get(&queue).map_or(0, |q| q.wrap_up_ms));
+        let wrap =
+            agent_wrap.unwrap_or_else(|| u.config.queues.get(&queue).map_or(0, |q| q.wrap_up_ms));
         fx.events.push(event(
             unit,
             now,
             &queue,
             &call,
             agent_id,
-            if by_agent { "COMPLETEAGENT" } else { "COMPLETECALLER" },
+            if by_agent {
+                "COMPLETEAGENT"
+            } else {
+                "COMPLETECALLER"
+            },
             &["0".into(), secs(talk), "1".into()],
         ));
         a.since = now;
@@ -363,7 +489,12 @@ impl Model {
     }
 
     /// An agent logs in (becomes available).
-    pub fn login(&mut self, unit: &str, agent_id: &str, now: Millis) -> Result<Effects, AgentError> {
+    pub fn login(
+        &mut self,
+        unit: &str,
+        agent_id: &str,
+        now: Millis,
+    ) -> Result<Effects, AgentError> {
         let mut fx = Effects::default();
         let a = self.agent_mut(unit, agent_id)?;
         match a.state {
@@ -373,7 +504,15 @@ impl Model {
                 a.idle_since = now;
                 a.misses = 0;
                 a.reason = None;
-                fx.events.push(event(unit, now, "NONE", "NONE", agent_id, "AGENTLOGIN", &[]));
+                fx.events.push(event(
+                    unit,
+                    now,
+                    "NONE",
+                    "NONE",
+                    agent_id,
+                    "AGENTLOGIN",
+                    &[],
+                ));
             }
             _ => {
                 if a.pending == Some(Pending::Logout) {
@@ -386,7 +525,12 @@ impl Model {
     }
 
     /// An agent logs out (at once, or when the call in progress ends).
-    pub fn logout(&mut self, unit: &str, agent_id: &str, now: Millis) -> Result<Effects, AgentError> {
+    pub fn logout(
+        &mut self,
+        unit: &str,
+        agent_id: &str,
+        now: Millis,
+    ) -> Result<Effects, AgentError> {
         let mut fx = Effects::default();
         let a = self.agent_mut(unit, agent_id)?;
         match a.state {
@@ -396,7 +540,15 @@ impl Model {
                 a.state = AgentState::LoggedOut;
                 a.since = now;
                 a.reason = None;
-                fx.events.push(event(unit, now, "NONE", "NONE", agent_id, "AGENTLOGOFF", &[]));
+                fx.events.push(event(
+                    unit,
+                    now,
+                    "NONE",
+                    "NONE",
+                    agent_id,
+                    "AGENTLOGOFF",
+                    &[],
+                ));
             }
         }
         self.after_logout_check(unit, now, &mut fx);
@@ -404,24 +556,45 @@ impl Model {
     }
 
     /// An agent pauses (at once, or when the call in progress ends).
-    pub fn pause(&mut self, unit: &str, agent_id: &str, reason: &str, now: Millis) -> Result<Effects, AgentError> {
+    pub fn pause(
+        &mut self,
+        unit: &str,
+        agent_id: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Effects, AgentError> {
         let mut fx = Effects::default();
         let a = self.agent_mut(unit, agent_id)?;
         match a.state {
             AgentState::LoggedOut | AgentState::Paused => {}
-            AgentState::Reserved | AgentState::OnCall => a.pending = Some(Pending::Pause(reason.to_string())),
+            AgentState::Reserved | AgentState::OnCall => {
+                a.pending = Some(Pending::Pause(reason.to_string()))
+            }
             AgentState::Available | AgentState::WrapUp => {
                 a.state = AgentState::Paused;
                 a.since = now;
                 a.reason = Some(reason.to_string());
-                fx.events.push(event(unit, now, "NONE", "NONE", agent_id, "PAUSE", &[reason.to_string()]));
+                fx.events.push(event(
+                    unit,
+                    now,
+                    "NONE",
+                    "NONE",
+                    agent_id,
+                    "PAUSE",
+                    &[reason.to_string()],
+                ));
             }
         }
         Ok(fx)
     }
 
     /// A paused agent is available again.
-    pub fn unpause(&mut self, unit: &str, agent_id: &str, now: Millis) -> Result<Effects, AgentError> {
+    pub fn unpause(
+        &mut self,
+        unit: &str,
+        agent_id: &str,
+        now: Millis,
+    ) -> Result<Effects, AgentError> {
         let mut fx = Effects::default();
         let a = self.agent_mut(unit, agent_id)?;
         if a.state == AgentState::Paused {
@@ -430,7 +603,8 @@ impl Model {
             a.idle_since = now;
             a.reason = None;
             a.misses = 0;
-            fx.events.push(event(unit, now, "NONE", "NONE", agent_id, "UNPAUSE", &[]));
+            fx.events
+                .push(event(unit, now, "NONE", "NONE", agent_id, "UNPAUSE", &[]));
         } else if matches!(a.pending, Some(Pending::Pause(_))) {
             a.pending = None;
         }
@@ -450,7 +624,9 @@ impl Model {
     /// returning callers' places lapsing. Returns when to call it next.
     pub fn tick(&mut self, unit: &str, now: Millis) -> (Option<Millis>, Effects) {
         let mut fx = Effects::default();
-        let Some(u) = self.units.get_mut(unit) else { return (None, fx) };
+        let Some(u) = self.units.get_mut(unit) else {
+            return (None, fx);
+        };
         for (id, a) in u.agents.iter_mut() {
             if a.state == AgentState::WrapUp && a.wrap_until <= now {
                 a.state = AgentState::Available;
@@ -467,13 +643,23 @@ impl Model {
             .collect();
         let expired: Vec<String> = expired
             .iter()
-            .flat_map(|call_id| u.calls.get(call_id).map(|c| c.offers.clone()).unwrap_or_default())
+            .flat_map(|call_id| {
+                u.calls
+                    .get(call_id)
+                    .map(|c| c.offers.clone())
+                    .unwrap_or_default()
+            })
             .map(|(_, reservation)| reservation)
             .collect();
         for reservation in expired {
-            fx = merge(fx, self.offer_failed(unit, &reservation, OfferFailure::NoAnswer, now));
+            fx = merge(
+                fx,
+                self.offer_failed(unit, &reservation, OfferFailure::NoAnswer, now),
+            );
         }
-        let Some(u) = self.units.get_mut(unit) else { return (None, fx) };
+        let Some(u) = self.units.get_mut(unit) else {
+            return (None, fx);
+        };
         let timed_out: Vec<(String, Call)> = u
             .calls
             .iter()
@@ -496,7 +682,11 @@ impl Model {
                 &call_id,
                 "NONE",
                 "EXITWITHTIMEOUT",
-                &[position.to_string(), "1".into(), secs(now.saturating_sub(call.enqueued_at))],
+                &[
+                    position.to_string(),
+                    "1".into(),
+                    secs(now.saturating_sub(call.enqueued_at)),
+                ],
             ));
             fx.notices.push(Notice::Timeout {
                 unit: unit.to_string(),
@@ -530,10 +720,9 @@ impl Model {
             if c.offers.is_empty() {
                 if let Some(q) = u.config.queues.get(&c.queue) {
                     consider(c.enqueued_at + q.max_wait_ms);
-                    if q.escalate_after_ms > 0 {
+                    if let Some(periods) = now.saturating_sub(c.enqueued_at).checked_div(q.escalate_after_ms) {
                         // The next level joins at the next whole period.
-                        let periods = now.saturating_sub(c.enqueued_at) / q.escalate_after_ms + 1;
-                        consider(c.enqueued_at + periods * q.escalate_after_ms);
+                        consider(c.enqueued_at + (periods + 1) * q.escalate_after_ms);
                     }
                 }
             } else {
@@ -550,8 +739,15 @@ impl Model {
     /// reserved are available again, those it had in calls go to wrap-up.
     pub fn reap_node(&mut self, unit: &str, node: &str, now: Millis) -> Effects {
         let mut fx = Effects::default();
-        let Some(u) = self.units.get_mut(unit) else { return fx };
-        let lost: Vec<(String, Call)> = u.calls.iter().filter(|(_, c)| c.node == node).map(|(id, c)| (id.clone(), c.clone())).collect();
+        let Some(u) = self.units.get_mut(unit) else {
+            return fx;
+        };
+        let lost: Vec<(String, Call)> = u
+            .calls
+            .iter()
+            .filter(|(_, c)| c.node == node)
+            .map(|(id, c)| (id.clone(), c.clone()))
+            .collect();
         for (call_id, call) in lost {
             let position = rank(u, &call.queue, call.score);
             remove_call(u, &call_id);
@@ -565,7 +761,12 @@ impl Model {
                 &call_id,
                 "NONE",
                 "ABANDON",
-                &[position.to_string(), "1".into(), secs(now.saturating_sub(call.enqueued_at)), "node_lost".into()],
+                &[
+                    position.to_string(),
+                    "1".into(),
+                    secs(now.saturating_sub(call.enqueued_at)),
+                    "node_lost".into(),
+                ],
             ));
         }
         let in_calls: Vec<(String, String)> = u
@@ -594,7 +795,9 @@ impl Model {
 
     /// The unit's queues and agents.
     pub fn snapshot(&self, unit: &str) -> Snapshot {
-        let Some(u) = self.units.get(unit) else { return Snapshot::default() };
+        let Some(u) = self.units.get(unit) else {
+            return Snapshot::default();
+        };
         let queues = u
             .config
             .queues
@@ -621,6 +824,16 @@ impl Model {
                 since: a.since,
                 reason: a.reason.clone(),
                 call: a.call.clone(),
+                ringing: match (a.state, &a.reservation, &a.queue, &a.node) {
+                    (AgentState::Reserved, Some(reservation), Some(queue), Some(node)) => {
+                        Some(Ringing {
+                            reservation: reservation.clone(),
+                            queue: queue.clone(),
+                            node: node.clone(),
+                        })
+                    }
+                    _ => None,
+                },
                 calls: a.calls,
                 talk_ms: a.talk_ms,
             })
@@ -630,22 +843,32 @@ impl Model {
 
     /// Callers of queues left without any logged-in agent leave them.
     fn after_logout_check(&mut self, unit: &str, now: Millis, fx: &mut Effects) {
-        let Some(u) = self.units.get_mut(unit) else { return };
+        let Some(u) = self.units.get_mut(unit) else {
+            return;
+        };
         let empty: Vec<String> = u
             .config
             .queues
             .iter()
             .filter(|(_, q)| {
-                !q.members
-                    .iter()
-                    .any(|m| u.agents.get(&m.agent).is_some_and(|a| a.state != AgentState::LoggedOut))
+                !q.members.iter().any(|m| {
+                    u.agents
+                        .get(&m.agent)
+                        .is_some_and(|a| a.state != AgentState::LoggedOut)
+                })
             })
             .map(|(name, _)| name.clone())
             .collect();
         for queue in empty {
-            let calls: Vec<(u64, String)> = u.waiting.get(&queue).map(|w| w.iter().cloned().collect()).unwrap_or_default();
+            let calls: Vec<(u64, String)> = u
+                .waiting
+                .get(&queue)
+                .map(|w| w.iter().cloned().collect())
+                .unwrap_or_default();
             for (score, call_id) in calls {
-                let Some(call) = u.calls.get(&call_id).cloned() else { continue };
+                let Some(call) = u.calls.get(&call_id).cloned() else {
+                    continue;
+                };
                 let position = rank(u, &queue, score);
                 remove_call(u, &call_id);
                 fx.events.push(event(
@@ -655,7 +878,11 @@ impl Model {
                     &call_id,
                     "NONE",
                     "EXITEMPTY",
-                    &[position.to_string(), "1".into(), secs(now.saturating_sub(call.enqueued_at))],
+                    &[
+                        position.to_string(),
+                        "1".into(),
+                        secs(now.saturating_sub(call.enqueued_at)),
+                    ],
                 ));
                 fx.notices.push(Notice::NoAgents {
                     unit: unit.to_string(),
@@ -671,19 +898,26 @@ impl Model {
     /// caller (priority, then arrival, across the unit's queues) that an
     /// eligible agent is free for.
     pub fn match_unit(&mut self, unit: &str, now: Millis, fx: &mut Effects) {
-        let Some(u) = self.units.get_mut(unit) else { return };
+        let Some(u) = self.units.get_mut(unit) else {
+            return;
+        };
         loop {
             // The head caller not ringing anyone, per queue.
             let mut heads: Vec<(u64, String, String)> = Vec::new();
             for (queue, waiting) in &u.waiting {
-                if let Some((score, call)) = waiting.iter().find(|(_, c)| u.calls.get(c).is_some_and(|c| c.offers.is_empty())) {
+                if let Some((score, call)) = waiting
+                    .iter()
+                    .find(|(_, c)| u.calls.get(c).is_some_and(|c| c.offers.is_empty()))
+                {
                     heads.push((*score, call.clone(), queue.clone()));
                 }
             }
             heads.sort();
             let mut offered = false;
             for (_, call_id, queue) in heads {
-                let Some(config) = u.config.queues.get(&queue).cloned() else { continue };
+                let Some(config) = u.config.queues.get(&queue).cloned() else {
+                    continue;
+                };
                 let call = u.calls[&call_id].clone();
                 let chosen = choose_agents(u, &queue, &config, &call, now);
                 if chosen.is_empty() {
@@ -705,7 +939,15 @@ impl Model {
                         c.offers.push((agent_id.clone(), reservation.clone()));
                         c.offer_expires = now + config.ring_timeout_ms + RESERVATION_GRACE_MS;
                     }
-                    fx.events.push(event(unit, now, &queue, &call_id, &agent_id, "OFFER", &[reservation.clone()]));
+                    fx.events.push(event(
+                        unit,
+                        now,
+                        &queue,
+                        &call_id,
+                        &agent_id,
+                        "OFFER",
+                        std::slice::from_ref(&reservation),
+                    ));
                     fx.notices.push(Notice::Offer {
                         unit: unit.to_string(),
                         queue: queue.clone(),
@@ -734,7 +976,10 @@ fn merge(mut a: Effects, b: Effects) -> Effects {
 
 /// 1-based rank of a score in its queue.
 fn rank(u: &Unit, queue: &str, score: u64) -> u32 {
-    u.waiting.get(queue).map_or(0, |w| w.range(..(score, String::new())).count() as u32) + 1
+    u.waiting
+        .get(queue)
+        .map_or(0, |w| w.range(..(score, String::new())).count() as u32)
+        + 1
 }
 
 fn remove_call(u: &mut Unit, call_id: &str) {
@@ -749,14 +994,26 @@ fn remove_call(u: &mut Unit, call_id: &str) {
 fn reserved_by(u: &Unit, reservation: &str) -> Option<(String, String)> {
     u.agents
         .iter()
-        .find(|(_, a)| a.state == AgentState::Reserved && a.reservation.as_deref() == Some(reservation))
+        .find(|(_, a)| {
+            a.state == AgentState::Reserved && a.reservation.as_deref() == Some(reservation)
+        })
         .and_then(|(id, a)| a.call.clone().map(|c| (id.clone(), c)))
 }
 
 /// An agent's reservation ends without a call: available again after
 /// `rest` (or logged out or paused, if that was asked for meanwhile).
-fn release(unit: &str, u: &mut Unit, agent_id: &str, reservation: &str, now: Millis, rest: u64, fx: &mut Effects) {
-    let Some(a) = u.agents.get_mut(agent_id) else { return };
+fn release(
+    unit: &str,
+    u: &mut Unit,
+    agent_id: &str,
+    reservation: &str,
+    now: Millis,
+    rest: u64,
+    fx: &mut Effects,
+) {
+    let Some(a) = u.agents.get_mut(agent_id) else {
+        return;
+    };
     if a.state != AgentState::Reserved || a.reservation.as_deref() != Some(reservation) {
         return;
     }
@@ -778,13 +1035,29 @@ fn apply_pending(unit: &str, agent_id: &str, a: &mut Agent, now: Millis, fx: &mu
             a.state = AgentState::LoggedOut;
             a.since = now;
             a.reason = None;
-            fx.events.push(event(unit, now, "NONE", "NONE", agent_id, "AGENTLOGOFF", &[]));
+            fx.events.push(event(
+                unit,
+                now,
+                "NONE",
+                "NONE",
+                agent_id,
+                "AGENTLOGOFF",
+                &[],
+            ));
         }
         Some(Pending::Pause(reason)) => {
             a.state = AgentState::Paused;
             a.since = now;
             a.reason = Some(reason.clone());
-            fx.events.push(event(unit, now, "NONE", "NONE", agent_id, "PAUSE", &[reason]));
+            fx.events.push(event(
+                unit,
+                now,
+                "NONE",
+                "NONE",
+                agent_id,
+                "PAUSE",
+                &[reason],
+            ));
         }
         None => {}
     }
@@ -792,14 +1065,19 @@ fn apply_pending(unit: &str, agent_id: &str, a: &mut Agent, now: Millis, fx: &mu
 
 /// The agents to offer `call` to: none, one (most strategies), or every
 /// eligible one of the lowest level (ring-all).
-fn choose_agents(u: &Unit, queue: &str, config: &QueueConfig, call: &Call, now: Millis) -> Vec<String> {
+fn choose_agents(
+    u: &Unit,
+    queue: &str,
+    config: &QueueConfig,
+    call: &Call,
+    now: Millis,
+) -> Vec<String> {
     let mut members: Vec<&Member> = config.members.iter().collect();
     members.sort_by(|a, b| (a.level, &a.agent).cmp(&(b.level, &b.agent)));
     let lowest = members.first().map_or(0, |m| m.level);
-    let allowed = if config.escalate_after_ms > 0 {
-        lowest + (now.saturating_sub(call.enqueued_at) / config.escalate_after_ms) as u32
-    } else {
-        u32::MAX
+    let allowed = match now.saturating_sub(call.enqueued_at).checked_div(config.escalate_after_ms) {
+        Some(periods) => lowest.saturating_add(periods.min(u64::from(u32::MAX)) as u32),
+        None => u32::MAX,
     };
     let free: Vec<(&Member, &Agent)> = members
         .into_iter()
@@ -807,8 +1085,11 @@ fn choose_agents(u: &Unit, queue: &str, config: &QueueConfig, call: &Call, now: 
         .filter_map(|m| u.agents.get(&m.agent).map(|a| (m, a)))
         .filter(|(_, a)| a.state == AgentState::Available && a.not_before <= now)
         .collect();
-    let Some(level) = free.first().map(|(m, _)| m.level) else { return Vec::new() };
-    let candidates: Vec<(&Member, &Agent)> = free.into_iter().filter(|(m, _)| m.level == level).collect();
+    let Some(level) = free.first().map(|(m, _)| m.level) else {
+        return Vec::new();
+    };
+    let candidates: Vec<(&Member, &Agent)> =
+        free.into_iter().filter(|(m, _)| m.level == level).collect();
     let pick = |key: &dyn Fn(&Agent) -> (u64, u64)| -> Vec<String> {
         candidates
             .iter()
@@ -824,7 +1105,9 @@ fn choose_agents(u: &Unit, queue: &str, config: &QueueConfig, call: &Call, now: 
         Strategy::RoundRobin => {
             // The first candidate after the agent offered last, in member order.
             let last = u.last_offered.get(queue);
-            let after = candidates.iter().position(|(m, _)| last.is_some_and(|l| m.agent.as_str() > l.as_str()));
+            let after = candidates
+                .iter()
+                .position(|(m, _)| last.is_some_and(|l| m.agent.as_str() > l.as_str()));
             let index = after.unwrap_or(0);
             vec![candidates[index].0.agent.clone()]
         }

@@ -33,9 +33,19 @@ pub type NoticeSink = Arc<dyn Fn(Notice) + Send + Sync>;
 /// An ACD store. Every method is one atomic operation of the model.
 pub trait AcdStore: Send + Sync + 'static {
     /// Sets a unit's queues and agents (idempotent; nodes call it at start).
-    fn configure(&self, unit: &str, config: &UnitConfig, now: Millis) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn configure(
+        &self,
+        unit: &str,
+        config: &UnitConfig,
+        now: Millis,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// A caller joins a queue.
-    fn join(&self, unit: &str, join: &Join, now: Millis) -> impl Future<Output = Result<(JoinOutcome, Effects), StoreError>> + Send;
+    fn join(
+        &self,
+        unit: &str,
+        join: &Join,
+        now: Millis,
+    ) -> impl Future<Output = Result<(JoinOutcome, Effects), StoreError>> + Send;
     /// A caller leaves; returns the (agent, reservation) offers that rang.
     fn leave(
         &self,
@@ -69,19 +79,53 @@ pub trait AcdStore: Send + Sync + 'static {
         now: Millis,
     ) -> impl Future<Output = Result<Effects, StoreError>> + Send;
     /// An agent logs in.
-    fn login(&self, unit: &str, agent: &str, now: Millis) -> impl Future<Output = Result<Effects, StoreError>> + Send;
+    fn login(
+        &self,
+        unit: &str,
+        agent: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<Effects, StoreError>> + Send;
     /// An agent logs out.
-    fn logout(&self, unit: &str, agent: &str, now: Millis) -> impl Future<Output = Result<Effects, StoreError>> + Send;
+    fn logout(
+        &self,
+        unit: &str,
+        agent: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<Effects, StoreError>> + Send;
     /// An agent pauses.
-    fn pause(&self, unit: &str, agent: &str, reason: &str, now: Millis) -> impl Future<Output = Result<Effects, StoreError>> + Send;
+    fn pause(
+        &self,
+        unit: &str,
+        agent: &str,
+        reason: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<Effects, StoreError>> + Send;
     /// An agent unpauses.
-    fn unpause(&self, unit: &str, agent: &str, now: Millis) -> impl Future<Output = Result<Effects, StoreError>> + Send;
+    fn unpause(
+        &self,
+        unit: &str,
+        agent: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<Effects, StoreError>> + Send;
     /// Runs what time made due; returns when to tick next.
-    fn tick(&self, unit: &str, now: Millis) -> impl Future<Output = Result<(Option<Millis>, Effects), StoreError>> + Send;
+    fn tick(
+        &self,
+        unit: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<(Option<Millis>, Effects), StoreError>> + Send;
     /// Cleans up after a dead node.
-    fn reap_node(&self, unit: &str, node: &str, now: Millis) -> impl Future<Output = Result<Effects, StoreError>> + Send;
+    fn reap_node(
+        &self,
+        unit: &str,
+        node: &str,
+        now: Millis,
+    ) -> impl Future<Output = Result<Effects, StoreError>> + Send;
     /// A waiting caller's place.
-    fn position(&self, unit: &str, call: &str) -> impl Future<Output = Result<Option<Position>, StoreError>> + Send;
+    fn position(
+        &self,
+        unit: &str,
+        call: &str,
+    ) -> impl Future<Output = Result<Option<Position>, StoreError>> + Send;
     /// A unit's queues and agents.
     fn snapshot(&self, unit: &str) -> impl Future<Output = Result<Snapshot, StoreError>> + Send;
 }
@@ -107,10 +151,18 @@ impl MemoryStore {
         }
     }
 
-    fn run<T>(&self, unit: &str, now: Millis, f: impl FnOnce(&mut Model) -> (T, Effects)) -> (T, Effects) {
+    fn run<T>(
+        &self,
+        unit: &str,
+        now: Millis,
+        f: impl FnOnce(&mut Model) -> (T, Effects),
+    ) -> (T, Effects) {
         // The lock is never held across an await: every operation is sync.
         let (result, effects) = {
-            let mut model = self.model.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut model = self
+                .model
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let (result, mut effects) = f(&mut model);
             effects.next_tick = model.next_deadline(unit, now);
             (result, effects)
@@ -135,7 +187,12 @@ impl MemoryStore {
 }
 
 impl AcdStore for MemoryStore {
-    async fn configure(&self, unit: &str, config: &UnitConfig, now: Millis) -> Result<(), StoreError> {
+    async fn configure(
+        &self,
+        unit: &str,
+        config: &UnitConfig,
+        now: Millis,
+    ) -> Result<(), StoreError> {
         self.run(unit, now, |m| {
             m.configure(unit, config.clone(), now);
             ((), Effects::default())
@@ -143,24 +200,61 @@ impl AcdStore for MemoryStore {
         Ok(())
     }
 
-    async fn join(&self, unit: &str, join: &Join, now: Millis) -> Result<(JoinOutcome, Effects), StoreError> {
+    async fn join(
+        &self,
+        unit: &str,
+        join: &Join,
+        now: Millis,
+    ) -> Result<(JoinOutcome, Effects), StoreError> {
         Ok(self.run(unit, now, |m| m.join(unit, join, now)))
     }
 
-    async fn leave(&self, unit: &str, call: &str, reason: LeaveReason, now: Millis) -> Result<(Vec<(String, String)>, Effects), StoreError> {
+    async fn leave(
+        &self,
+        unit: &str,
+        call: &str,
+        reason: LeaveReason,
+        now: Millis,
+    ) -> Result<(Vec<(String, String)>, Effects), StoreError> {
         Ok(self.run(unit, now, |m| m.leave(unit, call, reason, now)))
     }
 
-    async fn offer_answered(&self, unit: &str, reservation: &str, now: Millis) -> Result<(Option<(String, String)>, Effects), StoreError> {
+    async fn offer_answered(
+        &self,
+        unit: &str,
+        reservation: &str,
+        now: Millis,
+    ) -> Result<(Option<(String, String)>, Effects), StoreError> {
         Ok(self.run(unit, now, |m| m.offer_answered(unit, reservation, now)))
     }
 
-    async fn offer_failed(&self, unit: &str, reservation: &str, failure: OfferFailure, now: Millis) -> Result<Effects, StoreError> {
-        Ok(self.run(unit, now, |m| ((), m.offer_failed(unit, reservation, failure, now))).1)
+    async fn offer_failed(
+        &self,
+        unit: &str,
+        reservation: &str,
+        failure: OfferFailure,
+        now: Millis,
+    ) -> Result<Effects, StoreError> {
+        Ok(self
+            .run(unit, now, |m| {
+                ((), m.offer_failed(unit, reservation, failure, now))
+            })
+            .1)
     }
 
-    async fn call_ended(&self, unit: &str, agent: &str, call: &str, by_agent: bool, now: Millis) -> Result<Effects, StoreError> {
-        Ok(self.run(unit, now, |m| ((), m.call_ended(unit, agent, call, by_agent, now))).1)
+    async fn call_ended(
+        &self,
+        unit: &str,
+        agent: &str,
+        call: &str,
+        by_agent: bool,
+        now: Millis,
+    ) -> Result<Effects, StoreError> {
+        Ok(self
+            .run(unit, now, |m| {
+                ((), m.call_ended(unit, agent, call, by_agent, now))
+            })
+            .1)
     }
 
     async fn login(&self, unit: &str, agent: &str, now: Millis) -> Result<Effects, StoreError> {
@@ -179,7 +273,13 @@ impl AcdStore for MemoryStore {
         Ok(result?)
     }
 
-    async fn pause(&self, unit: &str, agent: &str, reason: &str, now: Millis) -> Result<Effects, StoreError> {
+    async fn pause(
+        &self,
+        unit: &str,
+        agent: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Effects, StoreError> {
         let (result, _) = self.run(unit, now, |m| match m.pause(unit, agent, reason, now) {
             Ok(fx) => (Ok(fx.clone()), fx),
             Err(e) => (Err(e), Effects::default()),
@@ -200,14 +300,24 @@ impl AcdStore for MemoryStore {
     }
 
     async fn reap_node(&self, unit: &str, node: &str, now: Millis) -> Result<Effects, StoreError> {
-        Ok(self.run(unit, now, |m| ((), m.reap_node(unit, node, now))).1)
+        Ok(self
+            .run(unit, now, |m| ((), m.reap_node(unit, node, now)))
+            .1)
     }
 
     async fn position(&self, unit: &str, call: &str) -> Result<Option<Position>, StoreError> {
-        Ok(self.model.lock().map_err(|e| StoreError::Protocol(e.to_string()))?.position(unit, call))
+        Ok(self
+            .model
+            .lock()
+            .map_err(|e| StoreError::Protocol(e.to_string()))?
+            .position(unit, call))
     }
 
     async fn snapshot(&self, unit: &str) -> Result<Snapshot, StoreError> {
-        Ok(self.model.lock().map_err(|e| StoreError::Protocol(e.to_string()))?.snapshot(unit))
+        Ok(self
+            .model
+            .lock()
+            .map_err(|e| StoreError::Protocol(e.to_string()))?
+            .snapshot(unit))
     }
 }

@@ -252,14 +252,20 @@ impl Notice {
     /// The node the notice is for.
     pub fn node(&self) -> &str {
         match self {
-            Notice::Offer { node, .. } | Notice::Cancel { node, .. } | Notice::Timeout { node, .. } | Notice::NoAgents { node, .. } => node,
+            Notice::Offer { node, .. }
+            | Notice::Cancel { node, .. }
+            | Notice::Timeout { node, .. }
+            | Notice::NoAgents { node, .. } => node,
         }
     }
 
     /// The call it is about.
     pub fn call(&self) -> &str {
         match self {
-            Notice::Offer { call, .. } | Notice::Cancel { call, .. } | Notice::Timeout { call, .. } | Notice::NoAgents { call, .. } => call,
+            Notice::Offer { call, .. }
+            | Notice::Cancel { call, .. }
+            | Notice::Timeout { call, .. }
+            | Notice::NoAgents { call, .. } => call,
         }
     }
 }
@@ -312,10 +318,24 @@ pub struct AgentView {
     pub reason: Option<String>,
     /// The call it rings for or is in.
     pub call: Option<String>,
+    /// While it rings: the offer's reservation and the call's queue, so a
+    /// node that missed the offer notice can pick it up again.
+    pub ringing: Option<Ringing>,
     /// Calls answered.
     pub calls: u64,
     /// Time in calls, ms.
     pub talk_ms: u64,
+}
+
+/// The offer an agent rings for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ringing {
+    /// The offer's reservation.
+    pub reservation: String,
+    /// The queue of the call.
+    pub queue: String,
+    /// The node holding the call.
+    pub node: String,
 }
 
 /// A queue as the world may see it.

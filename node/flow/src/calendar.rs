@@ -36,10 +36,14 @@ impl Range {
         let (a, b) = text
             .split_once('-')
             .ok_or_else(|| format!("{text:?} is not HH:MM-HH:MM"))?;
-        let start = NaiveTime::parse_from_str(a.trim(), "%H:%M").map_err(|_| format!("{text:?}: bad start time"))?;
+        let start = NaiveTime::parse_from_str(a.trim(), "%H:%M")
+            .map_err(|_| format!("{text:?}: bad start time"))?;
         let end = match b.trim() {
             "24:00" => None,
-            other => Some(NaiveTime::parse_from_str(other, "%H:%M").map_err(|_| format!("{text:?}: bad end time"))?),
+            other => Some(
+                NaiveTime::parse_from_str(other, "%H:%M")
+                    .map_err(|_| format!("{text:?}: bad end time"))?,
+            ),
         };
         if end.is_some_and(|e| e <= start) {
             return Err(format!("{text:?}: the end must be after the start"));
@@ -64,15 +68,25 @@ pub struct Calendar {
 impl Calendar {
     /// Builds a calendar from the unit's spec and, when it inherits, the
     /// university's closures. Errors name the offending entry.
-    pub fn build(timezone: &str, spec: &CalendarSpec, university: &UniversityCalendar) -> Result<Calendar, String> {
-        let zone: Result<Tz, String> = timezone.parse().map_err(|_| format!("unknown time zone {timezone:?}"));
+    pub fn build(
+        timezone: &str,
+        spec: &CalendarSpec,
+        university: &UniversityCalendar,
+    ) -> Result<Calendar, String> {
+        let zone: Result<Tz, String> = timezone
+            .parse()
+            .map_err(|_| format!("unknown time zone {timezone:?}"));
         // Every problem is collected, one per line, so that an operator sees
         // them all at once.
         let mut errors: Vec<String> = Vec::new();
         fn parse_all(errors: &mut Vec<String>, label: &str, ranges: &[String]) -> Vec<Range> {
             ranges
                 .iter()
-                .filter_map(|r| Range::parse(r).map_err(|e| errors.push(format!("calendar {label}: {e}"))).ok())
+                .filter_map(|r| {
+                    Range::parse(r)
+                        .map_err(|e| errors.push(format!("calendar {label}: {e}")))
+                        .ok()
+                })
                 .collect()
         }
         let w = &spec.weekly;
@@ -93,7 +107,11 @@ impl Calendar {
             }
         }
         let mut holidays = Vec::new();
-        let inherited = if spec.inherit_university { university.closures.as_slice() } else { &[] };
+        let inherited = if spec.inherit_university {
+            university.closures.as_slice()
+        } else {
+            &[]
+        };
         for holiday in spec.holidays.iter().chain(inherited) {
             match span(holiday) {
                 Ok(s) => holidays.push(s),
@@ -141,7 +159,11 @@ impl Calendar {
     pub fn status(&self, now: DateTime<Utc>) -> HoursStatus {
         let local = self.timezone.from_utc_datetime(&now.naive_utc());
         let date = local.date_naive();
-        if let Some((_, _, name)) = self.holidays.iter().find(|(from, to, _)| *from <= date && date <= *to) {
+        if let Some((_, _, name)) = self
+            .holidays
+            .iter()
+            .find(|(from, to, _)| *from <= date && date <= *to)
+        {
             return HoursStatus::Holiday(name.clone());
         }
         let ranges = self
@@ -159,7 +181,10 @@ impl Calendar {
 fn span(holiday: &HolidaySpec) -> Result<(NaiveDate, NaiveDate, String), String> {
     let until = holiday.until.unwrap_or(holiday.date);
     if until < holiday.date {
-        return Err(format!("holiday {:?}: `until` is before `date`", holiday.name));
+        return Err(format!(
+            "holiday {:?}: `until` is before `date`",
+            holiday.name
+        ));
     }
     Ok((holiday.date, until, holiday.name.clone()))
 }
@@ -204,7 +229,9 @@ mod tests {
     }
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -245,8 +272,13 @@ mod tests {
         let mut bad = spec();
         bad.weekly.tue = vec!["18:00-09:00".into()];
         let err = Calendar::build("Europe/Madrid", &bad, &university()).unwrap_err();
-        assert!(err.contains("tue") && err.contains("after the start"), "{err}");
-        assert!(Calendar::build("Mars/Olympus", &spec(), &university()).unwrap_err().contains("Mars/Olympus"));
+        assert!(
+            err.contains("tue") && err.contains("after the start"),
+            "{err}"
+        );
+        assert!(Calendar::build("Mars/Olympus", &spec(), &university())
+            .unwrap_err()
+            .contains("Mars/Olympus"));
     }
 
     #[test]

@@ -204,7 +204,10 @@ enum MenuPhase {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum State {
     NotStarted,
-    Playing { step: StepId, token: u64 },
+    Playing {
+        step: StepId,
+        token: u64,
+    },
     Menu {
         step: StepId,
         phase: MenuPhase,
@@ -212,11 +215,22 @@ enum State {
         buffer: String,
         token: u64,
     },
-    Queued { step: StepId },
-    Greeting { step: StepId, token: u64 },
-    Recording { step: StepId },
-    Forwarding { step: StepId },
-    Connected { outcome: Outcome },
+    Queued {
+        step: StepId,
+    },
+    Greeting {
+        step: StepId,
+        token: u64,
+    },
+    Recording {
+        step: StepId,
+    },
+    Forwarding {
+        step: StepId,
+    },
+    Connected {
+        outcome: Outcome,
+    },
     Finished,
 }
 
@@ -298,18 +312,26 @@ impl FlowRun {
         }
         let state = self.state.clone();
         match (state, event) {
-            (State::Playing { step, token }, FlowEvent::PlaybackDone { token: t }) if t == token => {
+            (State::Playing { step, token }, FlowEvent::PlaybackDone { token: t })
+                if t == token =>
+            {
                 self.follow(now, step, &mut actions);
             }
             (State::Playing { step, .. }, FlowEvent::Digit(d)) => {
-                if let CompiledStep::Play { interruptible: true, .. } = self.unit.flow.step(step) {
+                if let CompiledStep::Play {
+                    interruptible: true,
+                    ..
+                } = self.unit.flow.step(step)
+                {
                     self.typeahead.push(d);
                     actions.push(Action::StopPlayback);
                     self.follow(now, step, &mut actions);
                 }
             }
             (State::Menu { .. }, event) => self.menu_event(now, event, &mut actions),
-            (State::Queued { step }, FlowEvent::Queue(outcome)) => self.queue_outcome(now, step, outcome, &mut actions),
+            (State::Queued { step }, FlowEvent::Queue(outcome)) => {
+                self.queue_outcome(now, step, outcome, &mut actions)
+            }
             (State::Queued { step }, FlowEvent::Digit(d)) => {
                 if let CompiledStep::Queue {
                     exit_key: Some(key),
@@ -324,7 +346,9 @@ impl FlowRun {
                     }
                 }
             }
-            (State::Greeting { step, token }, FlowEvent::PlaybackDone { token: t }) if t == token => {
+            (State::Greeting { step, token }, FlowEvent::PlaybackDone { token: t })
+                if t == token =>
+            {
                 if let CompiledStep::Voicemail { max_duration, .. } = self.unit.flow.step(step) {
                     actions.push(Action::Record {
                         max_duration: *max_duration,
@@ -336,7 +360,9 @@ impl FlowRun {
             (State::Recording { step }, FlowEvent::RecordingDone) => {
                 self.hint = Some(Outcome::Voicemail);
                 match self.unit.flow.step(step) {
-                    CompiledStep::Voicemail { next: Some(next), .. } => {
+                    CompiledStep::Voicemail {
+                        next: Some(next), ..
+                    } => {
                         let next = *next;
                         self.enter(now, next, &mut actions)
                     }
@@ -358,7 +384,9 @@ impl FlowRun {
                     self.branch_or_hang_up(now, on_failure, Outcome::Unserved, &mut actions);
                 }
             },
-            (State::Connected { outcome }, FlowEvent::BridgeEnded) => self.hang_up(outcome, &mut actions),
+            (State::Connected { outcome }, FlowEvent::BridgeEnded) => {
+                self.hang_up(outcome, &mut actions)
+            }
             _ => {}
         }
         actions
@@ -379,7 +407,13 @@ impl FlowRun {
         self.finish(outcome, actions);
     }
 
-    fn branch_or_hang_up(&mut self, now: DateTime<Utc>, branch: Option<StepId>, outcome: Outcome, actions: &mut Vec<Action>) {
+    fn branch_or_hang_up(
+        &mut self,
+        now: DateTime<Utc>,
+        branch: Option<StepId>,
+        outcome: Outcome,
+        actions: &mut Vec<Action>,
+    ) {
         match branch {
             Some(step) => self.enter(now, step, actions),
             None => self.hang_up(outcome, actions),
@@ -389,7 +423,9 @@ impl FlowRun {
     /// Continues after a step that has a single `next`.
     fn follow(&mut self, now: DateTime<Utc>, step: StepId, actions: &mut Vec<Action>) {
         match self.unit.flow.step(step) {
-            CompiledStep::Play { next, .. } | CompiledStep::Tag { next, .. } | CompiledStep::Goto { next } => {
+            CompiledStep::Play { next, .. }
+            | CompiledStep::Tag { next, .. }
+            | CompiledStep::Goto { next } => {
                 let next = *next;
                 self.enter(now, next, actions)
             }
@@ -440,7 +476,11 @@ impl FlowRun {
                     self.menu_event(now, FlowEvent::Digit(digit), actions);
                 }
             }
-            CompiledStep::Hours { open, closed, holiday } => {
+            CompiledStep::Hours {
+                open,
+                closed,
+                holiday,
+            } => {
                 let next = match unit.calendar.status(now) {
                     HoursStatus::Open => *open,
                     HoursStatus::Closed => {
@@ -454,7 +494,9 @@ impl FlowRun {
                 };
                 self.enter(now, next, actions);
             }
-            CompiledStep::Queue { queue, priority, .. } => {
+            CompiledStep::Queue {
+                queue, priority, ..
+            } => {
                 actions.push(Action::Enqueue {
                     queue: queue.clone(),
                     priority: *priority,
@@ -479,7 +521,9 @@ impl FlowRun {
                     self.state = State::Greeting { step, token };
                 }
             }
-            CompiledStep::Forward { target, timeout, .. } => {
+            CompiledStep::Forward {
+                target, timeout, ..
+            } => {
                 actions.push(Action::Forward {
                     target: target.clone(),
                     timeout: *timeout,
@@ -503,7 +547,13 @@ impl FlowRun {
         }
     }
 
-    fn queue_outcome(&mut self, now: DateTime<Utc>, step: StepId, outcome: QueueOutcome, actions: &mut Vec<Action>) {
+    fn queue_outcome(
+        &mut self,
+        now: DateTime<Utc>,
+        step: StepId,
+        outcome: QueueOutcome,
+        actions: &mut Vec<Action>,
+    ) {
         let CompiledStep::Queue {
             on_timeout,
             on_no_agents,
@@ -570,7 +620,9 @@ impl FlowRun {
                 }
                 buffer.push(d);
                 let exact = options.iter().find(|(k, _)| *k == buffer).map(|(_, s)| *s);
-                let longer = options.iter().any(|(k, _)| k.len() > buffer.len() && k.starts_with(&buffer));
+                let longer = options
+                    .iter()
+                    .any(|(k, _)| k.len() > buffer.len() && k.starts_with(&buffer));
                 match (exact, longer) {
                     (Some(next), false) => self.enter(now, next, actions),
                     (_, true) => {
@@ -600,7 +652,14 @@ impl FlowRun {
         }
     }
 
-    fn menu_retry(&mut self, now: DateTime<Utc>, step: StepId, attempt: u32, invalid: bool, actions: &mut Vec<Action>) {
+    fn menu_retry(
+        &mut self,
+        now: DateTime<Utc>,
+        step: StepId,
+        attempt: u32,
+        invalid: bool,
+        actions: &mut Vec<Action>,
+    ) {
         let CompiledStep::Menu {
             prompt,
             retries,

@@ -26,7 +26,7 @@ pub mod unit;
 pub mod validate;
 
 pub use calendar::{Calendar, HoursStatus};
-pub use document::{UniversityCalendar, UnitDocument};
+pub use document::{UnitDocument, UniversityCalendar};
 pub use interpreter::{Action, FlowEvent, FlowRun, ForwardOutcome, Outcome, QueueOutcome};
 pub use unit::{CompiledStep, Flow, StepId, Unit};
 pub use validate::{load_unit, validate, ValidationError, ValidationErrors};

@@ -67,7 +67,9 @@ impl CompiledStep {
     /// The steps this one can continue at.
     pub fn successors(&self) -> Vec<StepId> {
         match self {
-            CompiledStep::Play { next, .. } | CompiledStep::Tag { next, .. } | CompiledStep::Goto { next } => vec![*next],
+            CompiledStep::Play { next, .. }
+            | CompiledStep::Tag { next, .. }
+            | CompiledStep::Goto { next } => vec![*next],
             CompiledStep::Menu {
                 options,
                 on_invalid,
@@ -79,7 +81,11 @@ impl CompiledStep {
                 .chain(*on_invalid)
                 .chain(*on_timeout)
                 .collect(),
-            CompiledStep::Hours { open, closed, holiday } => vec![*open, *closed, *holiday],
+            CompiledStep::Hours {
+                open,
+                closed,
+                holiday,
+            } => vec![*open, *closed, *holiday],
             CompiledStep::Queue {
                 on_timeout,
                 on_no_agents,
@@ -103,7 +109,10 @@ impl CompiledStep {
     pub fn waits(&self) -> bool {
         !matches!(
             self,
-            CompiledStep::Hours { .. } | CompiledStep::Tag { .. } | CompiledStep::Goto { .. } | CompiledStep::Hangup
+            CompiledStep::Hours { .. }
+                | CompiledStep::Tag { .. }
+                | CompiledStep::Goto { .. }
+                | CompiledStep::Hangup
         )
     }
 
@@ -133,7 +142,11 @@ pub struct Flow {
 
 impl Flow {
     pub(crate) fn new(names: Vec<String>, steps: Vec<CompiledStep>, start: StepId) -> Self {
-        Flow { names, steps, start }
+        Flow {
+            names,
+            steps,
+            start,
+        }
     }
 
     /// The first step.

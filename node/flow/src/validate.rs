@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use crate::calendar::Calendar;
-use crate::document::{Step, UniversityCalendar, UnitDocument};
+use crate::document::{Step, UnitDocument, UniversityCalendar};
 use crate::unit::{CompiledStep, Flow, StepId, Unit};
 
 /// One problem in a document.
@@ -48,7 +48,11 @@ impl fmt::Display for ValidationErrors {
 }
 
 /// Parses a YAML document and validates it.
-pub fn load_unit(file: &str, yaml: &str, university: &UniversityCalendar) -> Result<Unit, ValidationErrors> {
+pub fn load_unit(
+    file: &str,
+    yaml: &str,
+    university: &UniversityCalendar,
+) -> Result<Unit, ValidationErrors> {
     let document: UnitDocument = serde_norway::from_str(yaml).map_err(|e| {
         ValidationErrors(vec![ValidationError {
             file: file.to_string(),
@@ -83,7 +87,9 @@ impl Checker<'_> {
 }
 
 fn is_slug(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 fn is_dialable(s: &str) -> bool {
@@ -102,11 +108,21 @@ pub fn is_forward_target(target: &str) -> bool {
 }
 
 /// Validates a document (see the [module docs](self)).
-pub fn validate(file: &str, doc: UnitDocument, university: &UniversityCalendar) -> Result<Unit, ValidationErrors> {
-    let mut c = Checker { file, errors: Vec::new() };
+pub fn validate(
+    file: &str,
+    doc: UnitDocument,
+    university: &UniversityCalendar,
+) -> Result<Unit, ValidationErrors> {
+    let mut c = Checker {
+        file,
+        errors: Vec::new(),
+    };
 
     if !is_slug(&doc.unit) {
-        c.unit(format!("unit id {:?} must be lower-case letters, digits, '-' or '_'", doc.unit));
+        c.unit(format!(
+            "unit id {:?} must be lower-case letters, digits, '-' or '_'",
+            doc.unit
+        ));
     }
     if doc.service_numbers.is_empty() {
         c.unit("at least one service number is needed");
@@ -135,7 +151,9 @@ pub fn validate(file: &str, doc: UnitDocument, university: &UniversityCalendar) 
     };
     for (name, path) in &doc.prompts {
         if !is_slug(name) {
-            c.unit(format!("prompt name {name:?} must be lower-case letters, digits, '-' or '_'"));
+            c.unit(format!(
+                "prompt name {name:?} must be lower-case letters, digits, '-' or '_'"
+            ));
         }
         if !path.to_ascii_lowercase().ends_with(".wav") {
             c.unit(format!("prompt {name:?}: {path:?} is not a .wav file"));
@@ -147,21 +165,32 @@ pub fn validate(file: &str, doc: UnitDocument, university: &UniversityCalendar) 
             c.unit(format!("agent {:?} is listed twice", agent.id));
         }
         if !is_forward_target(&agent.uri) || !agent.uri.starts_with("sip:") {
-            c.unit(format!("agent {:?}: {:?} is not a SIP URI", agent.id, agent.uri));
+            c.unit(format!(
+                "agent {:?}: {:?} is not a SIP URI",
+                agent.id, agent.uri
+            ));
         }
     }
     for (name, queue) in &doc.queues {
         for member in &queue.agents {
             if !agent_ids.contains(member.agent()) {
-                c.unit(format!("queue {name:?}: unknown agent {:?}", member.agent()));
+                c.unit(format!(
+                    "queue {name:?}: unknown agent {:?}",
+                    member.agent()
+                ));
             }
             if member.level() == 0 {
-                c.unit(format!("queue {name:?}: agent {:?} has level 0; levels start at 1", member.agent()));
+                c.unit(format!(
+                    "queue {name:?}: agent {:?} has level 0; levels start at 1",
+                    member.agent()
+                ));
             }
         }
         if let Some(announce) = &queue.announce {
             if !doc.prompts.contains_key(announce) {
-                c.unit(format!("queue {name:?}: unknown prompt {announce:?} to announce"));
+                c.unit(format!(
+                    "queue {name:?}: unknown prompt {announce:?} to announce"
+                ));
             }
         }
         if queue.announce_every.is_some_and(|d| d.is_zero()) {
@@ -169,18 +198,25 @@ pub fn validate(file: &str, doc: UnitDocument, university: &UniversityCalendar) 
         }
         if let Some(moh) = &queue.music_on_hold {
             if !doc.prompts.contains_key(moh) {
-                c.unit(format!("queue {name:?}: unknown prompt {moh:?} for music on hold"));
+                c.unit(format!(
+                    "queue {name:?}: unknown prompt {moh:?} for music on hold"
+                ));
             }
         }
         if queue.ring_timeout.is_zero() || queue.max_wait.is_zero() {
-            c.unit(format!("queue {name:?}: ring_timeout and max_wait must be above zero"));
+            c.unit(format!(
+                "queue {name:?}: ring_timeout and max_wait must be above zero"
+            ));
         }
     }
     let mut codes = HashSet::new();
     let mut tag_names = HashSet::new();
     for tag in &doc.tags {
         if tag.code.is_empty() || !tag.code.bytes().all(|b| b.is_ascii_digit()) {
-            c.unit(format!("tag {:?}: code {:?} must be digits", tag.name, tag.code));
+            c.unit(format!(
+                "tag {:?}: code {:?} must be digits",
+                tag.name, tag.code
+            ));
         }
         if !codes.insert(tag.code.as_str()) {
             c.unit(format!("tag code {:?} is used twice", tag.code));
@@ -200,7 +236,11 @@ pub fn validate(file: &str, doc: UnitDocument, university: &UniversityCalendar) 
 
 fn compile_flow(c: &mut Checker<'_>, doc: &UnitDocument, tags: &HashSet<&str>) -> Option<Flow> {
     let steps = &doc.flow.steps;
-    let index: HashMap<&str, StepId> = steps.keys().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+    let index: HashMap<&str, StepId> = steps
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
     if steps.is_empty() {
         c.unit("the flow has no steps");
         return None;
@@ -208,7 +248,10 @@ fn compile_flow(c: &mut Checker<'_>, doc: &UnitDocument, tags: &HashSet<&str>) -
     let start = match index.get(doc.flow.start.as_str()) {
         Some(i) => *i,
         None => {
-            c.unit(format!("the flow starts at unknown step {:?}", doc.flow.start));
+            c.unit(format!(
+                "the flow starts at unknown step {:?}",
+                doc.flow.start
+            ));
             return None;
         }
     };
@@ -216,7 +259,10 @@ fn compile_flow(c: &mut Checker<'_>, doc: &UnitDocument, tags: &HashSet<&str>) -
     let mut compiled = Vec::with_capacity(steps.len());
     for (name, step) in steps {
         if !is_slug(name) {
-            c.step(name, "step names must be lower-case letters, digits, '-' or '_'");
+            c.step(
+                name,
+                "step names must be lower-case letters, digits, '-' or '_'",
+            );
         }
         let mut goes_to = |field: &str, target: &str| -> StepId {
             match index.get(target) {
@@ -240,7 +286,12 @@ fn compile_flow(c: &mut Checker<'_>, doc: &UnitDocument, tags: &HashSet<&str>) -
                 let options: Vec<(String, StepId)> = m
                     .options
                     .iter()
-                    .map(|(digits, target)| (digits.clone(), goes_to(&format!("option {digits:?}"), target)))
+                    .map(|(digits, target)| {
+                        (
+                            digits.clone(),
+                            goes_to(&format!("option {digits:?}"), target),
+                        )
+                    })
                     .collect();
                 let on_invalid = m.on_invalid.as_deref().map(|t| goes_to("on_invalid", t));
                 let on_timeout = m.on_timeout.as_deref().map(|t| goes_to("on_timeout", t));
@@ -257,14 +308,25 @@ fn compile_flow(c: &mut Checker<'_>, doc: &UnitDocument, tags: &HashSet<&str>) -
             Step::Hours(h) => {
                 let open = goes_to("open", &h.open);
                 let closed = goes_to("closed", &h.closed);
-                let holiday = h.holiday.as_deref().map(|t| goes_to("holiday", t)).unwrap_or(closed);
-                CompiledStep::Hours { open, closed, holiday }
+                let holiday = h
+                    .holiday
+                    .as_deref()
+                    .map(|t| goes_to("holiday", t))
+                    .unwrap_or(closed);
+                CompiledStep::Hours {
+                    open,
+                    closed,
+                    holiday,
+                }
             }
             Step::Queue(q) => CompiledStep::Queue {
                 queue: q.queue.clone(),
                 priority: q.priority,
                 on_timeout: q.on_timeout.as_deref().map(|t| goes_to("on_timeout", t)),
-                on_no_agents: q.on_no_agents.as_deref().map(|t| goes_to("on_no_agents", t)),
+                on_no_agents: q
+                    .on_no_agents
+                    .as_deref()
+                    .map(|t| goes_to("on_no_agents", t)),
                 on_full: q.on_full.as_deref().map(|t| goes_to("on_full", t)),
                 on_failure: q.on_failure.as_deref().map(|t| goes_to("on_failure", t)),
                 exit_key: q.exit_key,
@@ -302,7 +364,13 @@ fn compile_flow(c: &mut Checker<'_>, doc: &UnitDocument, tags: &HashSet<&str>) -
     (c.errors.len() == errors_before).then(|| Flow::new(names, compiled, start))
 }
 
-fn check_step_contents(c: &mut Checker<'_>, doc: &UnitDocument, tags: &HashSet<&str>, name: &str, step: &CompiledStep) {
+fn check_step_contents(
+    c: &mut Checker<'_>,
+    doc: &UnitDocument,
+    tags: &HashSet<&str>,
+    name: &str,
+    step: &CompiledStep,
+) {
     let prompts = &doc.prompts;
     let prompt = |c: &mut Checker<'_>, field: &str, p: &str| {
         if !prompts.contains_key(p) {
@@ -333,7 +401,11 @@ fn check_step_contents(c: &mut Checker<'_>, doc: &UnitDocument, tags: &HashSet<&
                 c.step(name, "a menu needs at least one option");
             }
             for (digits, _) in options {
-                if digits.is_empty() || !digits.chars().all(|d| d.is_ascii_digit() || d == '*' || d == '#') {
+                if digits.is_empty()
+                    || !digits
+                        .chars()
+                        .all(|d| d.is_ascii_digit() || d == '*' || d == '#')
+                {
                     c.step(name, format!("option {digits:?} must be keys 0-9, * or #"));
                 }
             }
@@ -364,7 +436,9 @@ fn check_step_contents(c: &mut Checker<'_>, doc: &UnitDocument, tags: &HashSet<&
             }
         }
         CompiledStep::Voicemail {
-            greeting, max_duration, ..
+            greeting,
+            max_duration,
+            ..
         } => {
             if let Some(p) = greeting {
                 prompt(c, "greeting", p);
@@ -373,9 +447,14 @@ fn check_step_contents(c: &mut Checker<'_>, doc: &UnitDocument, tags: &HashSet<&
                 c.step(name, "max_duration must be above zero");
             }
         }
-        CompiledStep::Forward { target, timeout, .. } => {
+        CompiledStep::Forward {
+            target, timeout, ..
+        } => {
             if !is_forward_target(target) {
-                c.step(name, format!("forward target {target:?} is neither a SIP URI nor an extension"));
+                c.step(
+                    name,
+                    format!("forward target {target:?} is neither a SIP URI nor an extension"),
+                );
             }
             if timeout.is_zero() {
                 c.step(name, "timeout must be above zero");
@@ -415,7 +494,12 @@ fn check_instant_loops(c: &mut Checker<'_>, names: &[String], steps: &[CompiledS
         Active,
         Done,
     }
-    fn visit(i: StepId, steps: &[CompiledStep], marks: &mut [Mark], path: &mut Vec<StepId>) -> Option<Vec<StepId>> {
+    fn visit(
+        i: StepId,
+        steps: &[CompiledStep],
+        marks: &mut [Mark],
+        path: &mut Vec<StepId>,
+    ) -> Option<Vec<StepId>> {
         marks[i] = Mark::Active;
         path.push(i);
         for next in steps[i].successors() {
@@ -447,7 +531,11 @@ fn check_instant_loops(c: &mut Checker<'_>, names: &[String], steps: &[CompiledS
             continue;
         }
         if let Some(cycle) = visit(i, steps, &mut marks, &mut Vec::new()) {
-            let route = cycle.iter().map(|s| names[*s].as_str()).collect::<Vec<_>>().join(" → ");
+            let route = cycle
+                .iter()
+                .map(|s| names[*s].as_str())
+                .collect::<Vec<_>>()
+                .join(" → ");
             c.step(&names[cycle[0]], format!("loops without waiting: {route}"));
             return;
         }

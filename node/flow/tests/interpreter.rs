@@ -92,7 +92,15 @@ fn a_digit_picks_a_menu_branch() {
     let a = r.handle(now, FlowEvent::Forward(ForwardOutcome::Answered));
     assert!(a.is_empty());
     let a = r.handle(now, FlowEvent::BridgeEnded);
-    assert_eq!(a, vec![Action::Hangup, Action::Finished { outcome: Outcome::Forwarded }]);
+    assert_eq!(
+        a,
+        vec![
+            Action::Hangup,
+            Action::Finished {
+                outcome: Outcome::Forwarded
+            }
+        ]
+    );
 }
 
 #[test]
@@ -104,7 +112,14 @@ fn a_key_during_an_interruptible_prompt_is_kept_for_the_menu() {
     let a = r.handle(now, FlowEvent::Digit('2'));
     assert!(a.contains(&Action::StopPlayback));
     // The menu starts and takes the typed-ahead 2 at once: voicemail greeting.
-    let (_, prompts) = a.iter().filter_map(|x| match x { Action::Play { token, prompts } => Some((*token, prompts.clone())), _ => None }).last().unwrap();
+    let (_, prompts) = a
+        .iter()
+        .filter_map(|x| match x {
+            Action::Play { token, prompts } => Some((*token, prompts.clone())),
+            _ => None,
+        })
+        .next_back()
+        .unwrap();
     assert_eq!(prompts, vec!["greeting", "beep"]);
 }
 
@@ -132,7 +147,11 @@ fn an_invalid_key_replays_with_the_invalid_prompt_then_gives_up() {
         assert_eq!(played(&a).unwrap().1, vec!["invalid", "menu"]);
     }
     let a = r.handle(now, FlowEvent::Digit('9'));
-    assert_eq!(played(&a).unwrap().1, vec!["bye"], "retries exhausted: on_invalid");
+    assert_eq!(
+        played(&a).unwrap().1,
+        vec!["bye"],
+        "retries exhausted: on_invalid"
+    );
 }
 
 #[test]
@@ -164,13 +183,29 @@ fn the_queue_branch_tags_then_enqueues_and_an_answer_connects() {
     to_menu(&mut r, now);
     let a = r.handle(now, FlowEvent::Digit('1'));
     assert!(a.contains(&Action::Tag("information".into())));
-    assert!(a.contains(&Action::Enqueue { queue: "general".into(), priority: 5 }));
-    let a = r.handle(now, FlowEvent::Queue(QueueOutcome::Answered { agent: "anna".into() }));
+    assert!(a.contains(&Action::Enqueue {
+        queue: "general".into(),
+        priority: 5
+    }));
+    let a = r.handle(
+        now,
+        FlowEvent::Queue(QueueOutcome::Answered {
+            agent: "anna".into(),
+        }),
+    );
     assert!(a.is_empty());
     let a = r.handle(now, FlowEvent::CallerHungUp);
-    assert_eq!(a, vec![Action::Finished { outcome: Outcome::Answered }]);
+    assert_eq!(
+        a,
+        vec![Action::Finished {
+            outcome: Outcome::Answered
+        }]
+    );
     assert_eq!(r.tags(), ["information"]);
-    assert_eq!(r.path(), vec!["hours", "welcome", "menu", "tag_info", "queue"]);
+    assert_eq!(
+        r.path(),
+        vec!["hours", "welcome", "menu", "tag_info", "queue"]
+    );
 }
 
 #[test]
@@ -180,7 +215,15 @@ fn hanging_up_in_the_queue_is_an_abandon() {
     to_menu(&mut r, now);
     let _ = r.handle(now, FlowEvent::Digit('1'));
     let a = r.handle(now, FlowEvent::CallerHungUp);
-    assert_eq!(a, vec![Action::LeaveQueue, Action::Finished { outcome: Outcome::Abandoned }]);
+    assert_eq!(
+        a,
+        vec![
+            Action::LeaveQueue,
+            Action::Finished {
+                outcome: Outcome::Abandoned
+            }
+        ]
+    );
 }
 
 #[test]
@@ -194,11 +237,24 @@ fn the_exit_key_leaves_the_queue_for_voicemail_and_the_message_is_the_outcome() 
     let (token, prompts) = played(&a).unwrap();
     assert_eq!(prompts, vec!["greeting", "beep"]);
     let a = r.handle(now, FlowEvent::PlaybackDone { token });
-    assert_eq!(a, vec![Action::Record { max_duration: Duration::from_secs(60) }]);
+    assert_eq!(
+        a,
+        vec![Action::Record {
+            max_duration: Duration::from_secs(60)
+        }]
+    );
     let a = r.handle(now, FlowEvent::Digit('#'));
     assert_eq!(a, vec![Action::StopRecording]);
     let a = r.handle(now, FlowEvent::RecordingDone);
-    assert_eq!(a, vec![Action::Hangup, Action::Finished { outcome: Outcome::Voicemail }]);
+    assert_eq!(
+        a,
+        vec![
+            Action::Hangup,
+            Action::Finished {
+                outcome: Outcome::Voicemail
+            }
+        ]
+    );
 }
 
 #[test]
@@ -229,7 +285,12 @@ fn a_caller_hanging_up_while_recording_left_a_message() {
     let a = r.handle(now, FlowEvent::Digit('2'));
     let (token, _) = played(&a).unwrap();
     let _ = r.handle(now, FlowEvent::PlaybackDone { token });
-    assert_eq!(r.handle(now, FlowEvent::CallerHungUp), vec![Action::Finished { outcome: Outcome::Voicemail }]);
+    assert_eq!(
+        r.handle(now, FlowEvent::CallerHungUp),
+        vec![Action::Finished {
+            outcome: Outcome::Voicemail
+        }]
+    );
 }
 
 #[test]

@@ -96,8 +96,13 @@ impl<K: Copy + Eq + Hash + Ord> Pacer<K> {
             scheduled += FRAME_DURATION;
             skipped += 1;
         }
-        self.heap.push(Reverse((scheduled + FRAME_DURATION, generation, key)));
-        Some(Due { key, scheduled, skipped })
+        self.heap
+            .push(Reverse((scheduled + FRAME_DURATION, generation, key)));
+        Some(Due {
+            key,
+            scheduled,
+            skipped,
+        })
     }
 
     fn drop_stale(&mut self) {
@@ -132,7 +137,10 @@ mod tests {
             }
             now = pacer.next_deadline().unwrap();
         }
-        assert_eq!(log, vec![(1, 0), (2, 7), (1, 20), (2, 27), (1, 40), (2, 47), (1, 60)]);
+        assert_eq!(
+            log,
+            vec![(1, 0), (2, 7), (1, 20), (2, 27), (1, 40), (2, 47), (1, 60)]
+        );
     }
 
     #[test]

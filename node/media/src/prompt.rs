@@ -78,7 +78,9 @@ impl Prompt {
             });
         }
         if wav.duration() as u64 > MAX_PROMPT.as_secs() * SAMPLE_RATE as u64 {
-            return Err(PromptError::TooLong { name: name.to_string() });
+            return Err(PromptError::TooLong {
+                name: name.to_string(),
+            });
         }
         let samples: Vec<i16> = wav
             .into_samples::<i16>()
@@ -88,7 +90,9 @@ impl Prompt {
                 source,
             })?;
         if samples.is_empty() {
-            return Err(PromptError::Empty { name: name.to_string() });
+            return Err(PromptError::Empty {
+                name: name.to_string(),
+            });
         }
         Ok(Prompt::from_samples(name, &samples))
     }

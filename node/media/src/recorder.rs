@@ -121,7 +121,13 @@ mod tests {
         r.on_packet(9, 820, &[Law::A.encode(300); 160], Law::A);
         r.on_packet(9, 660, &[Law::A.encode(200); 160], Law::A);
         let s = r.samples();
-        assert!(s[0] < s[200] && s[200] < s[400], "{} {} {}", s[0], s[200], s[400]);
+        assert!(
+            s[0] < s[200] && s[200] < s[400],
+            "{} {} {}",
+            s[0],
+            s[200],
+            s[400]
+        );
     }
 
     #[test]

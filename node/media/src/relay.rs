@@ -45,7 +45,12 @@ impl LegFormat {
 /// payload converted when the laws differ. Returns false when the packet has
 /// no place on the other leg (an event the other leg did not negotiate,
 /// or a payload type neither leg knows).
-pub fn translate(packet: &mut [u8], payload_offset: usize, from: &LegFormat, to: &LegFormat) -> bool {
+pub fn translate(
+    packet: &mut [u8],
+    payload_offset: usize,
+    from: &LegFormat,
+    to: &LegFormat,
+) -> bool {
     if packet.len() < 12 || payload_offset > packet.len() {
         return false;
     }
@@ -163,7 +168,10 @@ mod tests {
         assert_eq!(latch.destination(), Some(sdp));
         assert!(latch.on_packet_from(nat));
         assert_eq!(latch.destination(), Some(nat));
-        assert!(!latch.on_packet_from("198.51.100.1:1".parse().unwrap()), "no hijack after latching");
+        assert!(
+            !latch.on_packet_from("198.51.100.1:1".parse().unwrap()),
+            "no hijack after latching"
+        );
         assert_eq!(latch.destination(), Some(nat));
     }
 }

@@ -107,7 +107,13 @@ impl RtpSender {
 
     /// Writes a packet carrying `payload` (which covers `samples` of media
     /// time) into `out`, returning its length.
-    pub fn write(&mut self, payload_type: u8, payload: &[u8], samples: u32, out: &mut [u8]) -> usize {
+    pub fn write(
+        &mut self,
+        payload_type: u8,
+        payload: &[u8],
+        samples: u32,
+        out: &mut [u8],
+    ) -> usize {
         let length = RtpPacketBuilder::new()
             .payload_type(payload_type)
             .marked(self.marker_pending)
@@ -156,6 +162,9 @@ mod tests {
         assert!(parse(&[]).is_err());
         assert!(parse(&[0x80]).is_err());
         assert!(parse(&[0x40; 20]).is_err());
-        assert_eq!(parse(&[0x80, 200, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Err(RtpError::Rtcp));
+        assert_eq!(
+            parse(&[0x80, 200, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            Err(RtpError::Rtcp)
+        );
     }
 }

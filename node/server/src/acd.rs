@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cc_acd::{
-    AcdStore, AgentConfig, Effects, Join, JoinOutcome, LeaveReason, MemoryStore, Member, Millis, Notice, OfferFailure, Position,
-    QueueConfig, Snapshot, StoreError, UnitConfig,
+    AcdStore, AgentConfig, Effects, Join, JoinOutcome, LeaveReason, Member, MemoryStore, Millis,
+    Notice, OfferFailure, Position, QueueConfig, Snapshot, StoreError, UnitConfig,
 };
 use tokio::sync::Notify;
 
@@ -23,7 +23,10 @@ use crate::units::Directory;
 
 /// The wall clock in milliseconds, the ACD's time.
 pub fn now_ms() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or_default()
 }
 
 /// How often every unit is ticked even without a known deadline: the safety
@@ -34,14 +37,39 @@ const SWEEP: Duration = Duration::from_secs(1);
 pub enum Store {
     /// The model in this process (the embedded default).
     Memory(MemoryStore),
+    /// Redis, shared by every node of the cluster.
+    Redis(Arc<cc_acd_redis::RedisStore>),
 }
 
 macro_rules! with_store {
     ($self:expr, $s:ident => $body:expr) => {
         match &$self.store {
             Store::Memory($s) => $body,
+            Store::Redis($s) => $body,
         }
     };
+}
+
+/// A report to the store that failed while it was out of reach, kept to be
+/// made again: an agent must not stay "on call" because Redis blinked.
+#[derive(Clone, Debug)]
+enum Retry {
+    Leave {
+        unit: String,
+        call: String,
+        reason: LeaveReason,
+    },
+    Failed {
+        unit: String,
+        reservation: String,
+        failure: OfferFailure,
+    },
+    Ended {
+        unit: String,
+        agent: String,
+        call: String,
+        by_agent: bool,
+    },
 }
 
 /// The ACD as the node's calls use it.
@@ -49,6 +77,10 @@ pub struct Acd {
     node: String,
     store: Store,
     units: Vec<String>,
+    configs: BTreeMap<String, UnitConfig>,
+    retries: Mutex<Vec<Retry>>,
+    node_ttl_ms: u64,
+    leading: std::sync::atomic::AtomicBool,
     calls: Mutex<HashMap<String, (String, CallSender)>>,
     wake: Mutex<BTreeMap<String, Millis>>,
     tick_now: Notify,
@@ -100,37 +132,220 @@ pub fn unit_config(unit: &cc_flow::Unit) -> UnitConfig {
 
 impl Acd {
     /// Sets up the ACD for the node's units and starts its ticker.
-    pub async fn start(node: &str, store: Store, directory: &Directory, metrics: Arc<Metrics>) -> Result<Arc<Acd>, StoreError> {
-        let units: Vec<String> = directory.units().iter().map(|u| u.id().to_string()).collect();
+    pub async fn start(
+        node: &str,
+        store: Store,
+        directory: &Directory,
+        metrics: Arc<Metrics>,
+        node_ttl_ms: u64,
+    ) -> Result<Arc<Acd>, StoreError> {
+        let units: Vec<String> = directory
+            .units()
+            .iter()
+            .map(|u| u.id().to_string())
+            .collect();
+        let configs: BTreeMap<String, UnitConfig> = directory
+            .units()
+            .iter()
+            .map(|u| (u.id().to_string(), unit_config(&u.unit)))
+            .collect();
+        let leading = matches!(store, Store::Memory(_));
         let acd = Arc::new(Acd {
             node: node.to_string(),
             store,
             units,
+            configs,
+            retries: Mutex::new(Vec::new()),
+            node_ttl_ms,
+            leading: std::sync::atomic::AtomicBool::new(leading),
             calls: Mutex::new(HashMap::new()),
             wake: Mutex::new(BTreeMap::new()),
             tick_now: Notify::new(),
             metrics,
         });
         let now = now_ms();
-        for runtime in directory.units() {
-            let config = unit_config(&runtime.unit);
-            with_store!(acd, s => s.configure(runtime.id(), &config, now).await)?;
+        for (unit, config) in &acd.configs {
+            with_store!(acd, s => s.configure(unit, config, now).await)?;
         }
+        let weak = Arc::downgrade(&acd);
+        let sink: cc_acd::store::NoticeSink = Arc::new(move |notice| {
+            if let Some(acd) = weak.upgrade() {
+                acd.deliver(notice);
+            }
+        });
         match &acd.store {
-            Store::Memory(memory) => {
+            Store::Memory(memory) => memory.subscribe(node, sink),
+            Store::Redis(redis) => {
                 let weak = Arc::downgrade(&acd);
-                memory.subscribe(
-                    node,
-                    Arc::new(move |notice| {
-                        if let Some(acd) = weak.upgrade() {
-                            acd.deliver(notice);
-                        }
-                    }),
-                );
+                let subscribed: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+                    if let Some(acd) = weak.upgrade() {
+                        tokio::spawn(async move { acd.pick_up_missed_offers().await });
+                    }
+                });
+                redis.subscribe(node, sink, subscribed);
+                redis.heartbeat(node, acd.node_ttl_ms, now).await?;
+                tokio::spawn(Arc::clone(&acd).maintain(Arc::clone(redis)));
             }
         }
         tokio::spawn(Arc::clone(&acd).ticker());
         Ok(acd)
+    }
+
+    /// With shared state: heartbeats, reaping dead nodes, putting back a
+    /// unit's state Redis lost, making again the reports that failed, and
+    /// the lease of the node that reports the cluster's shared figures.
+    ///
+    /// A node reaps another only after it has itself reached Redis for a
+    /// whole heartbeat lifetime: when Redis comes back from an outage (a
+    /// restart, a Sentinel failover) every heartbeat has lapsed, and the
+    /// first node back must not take the others' callers for dead.
+    async fn maintain(self: Arc<Self>, redis: Arc<cc_acd_redis::RedisStore>) {
+        let period = Duration::from_millis((self.node_ttl_ms / 3).max(100));
+        let mut reachable_since = Some(now_ms());
+        loop {
+            tokio::time::sleep(period).await;
+            let now = now_ms();
+            match redis.heartbeat(&self.node, self.node_ttl_ms, now).await {
+                Ok(unknown) => {
+                    let since = *reachable_since.get_or_insert(now);
+                    for (unit, config) in &self.configs {
+                        let _ = redis.ensure_configured(unit, config, now).await;
+                    }
+                    if unknown {
+                        tracing::warn!("this node was taken for dead (or Redis lost its state); its callers join their queues again");
+                        self.requeue_all();
+                    }
+                    if now.saturating_sub(since) < self.node_ttl_ms {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "ACD heartbeat");
+                    reachable_since = None;
+                    continue;
+                }
+            }
+            match redis.dead_nodes().await {
+                Ok(dead) => {
+                    for node in dead.into_iter().filter(|n| *n != self.node) {
+                        tracing::warn!(
+                            node,
+                            "a node stopped beating: reaping its callers and agents"
+                        );
+                        let mut reaped = true;
+                        for unit in &self.units {
+                            match redis.reap_node(unit, &node, now).await {
+                                Ok(fx) => self.observe(unit, &fx),
+                                Err(_) => reaped = false,
+                            }
+                        }
+                        if reaped {
+                            let _ = redis.forget_node(&node).await;
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "listing nodes"),
+            }
+            self.retry_reports().await;
+            let leading = redis
+                .lead(&self.node, self.node_ttl_ms)
+                .await
+                .unwrap_or(false);
+            if !leading
+                && self
+                    .leading
+                    .swap(false, std::sync::atomic::Ordering::Relaxed)
+            {
+                // Another node reports the shared figures now.
+                self.metrics.queue_waiting.clear();
+                self.metrics.queue_longest_wait.clear();
+                self.metrics.agents.clear();
+            }
+            self.leading
+                .store(leading, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Tells every caller this node holds in a queue to join it again.
+    fn requeue_all(&self) {
+        let owners: Vec<CallSender> = self
+            .calls
+            .lock()
+            .map(|c| c.values().map(|(_, s)| s.clone()).collect())
+            .unwrap_or_default();
+        for owner in owners {
+            let _ = owner.try_send(CallInput::Requeue);
+        }
+    }
+
+    /// Offers made while this node was not listening (its subscription was
+    /// re-established) reach their calls from the state instead: the agents
+    /// ringing for this node's calls. A call ignores an offer it already has.
+    async fn pick_up_missed_offers(self: Arc<Self>) {
+        for unit in &self.units {
+            let Ok(snapshot) = with_store!(self, s => s.snapshot(unit).await) else {
+                continue;
+            };
+            for agent in snapshot.agents {
+                let (Some(call), Some(ringing)) = (agent.call, agent.ringing) else {
+                    continue;
+                };
+                if ringing.node != self.node {
+                    continue;
+                }
+                let ring_timeout_ms = self
+                    .configs
+                    .get(unit)
+                    .and_then(|c| c.queues.get(&ringing.queue))
+                    .map_or(0, |q| q.ring_timeout_ms);
+                self.deliver(Notice::Offer {
+                    unit: unit.clone(),
+                    queue: ringing.queue,
+                    call,
+                    node: ringing.node,
+                    agent: agent.id,
+                    reservation: ringing.reservation,
+                    ring_timeout_ms,
+                });
+            }
+        }
+    }
+
+    fn keep_for_retry(&self, retry: Retry, error: &StoreError) {
+        if matches!(error, StoreError::Unavailable(_)) {
+            if let Ok(mut retries) = self.retries.lock() {
+                retries.push(retry);
+            }
+        }
+    }
+
+    async fn retry_reports(&self) {
+        let pending: Vec<Retry> = self
+            .retries
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default();
+        for retry in pending {
+            let result = match &retry {
+                Retry::Leave { unit, call, reason } => {
+                    self.leave(unit, call, *reason).await.map(|_| ())
+                }
+                Retry::Failed {
+                    unit,
+                    reservation,
+                    failure,
+                } => self.failed(unit, reservation, *failure).await,
+                Retry::Ended {
+                    unit,
+                    agent,
+                    call,
+                    by_agent,
+                } => self.call_ended(unit, agent, call, *by_agent).await,
+            };
+            if result.is_ok() {
+                tracing::info!(?retry, "a report the ACD missed is made");
+            }
+        }
     }
 
     /// The node's name, which offers for its calls carry.
@@ -139,7 +354,11 @@ impl Acd {
     }
 
     fn deliver(self: &Arc<Self>, notice: Notice) {
-        let owner = self.calls.lock().ok().and_then(|calls| calls.get(notice.call()).map(|(_, s)| s.clone()));
+        let owner = self
+            .calls
+            .lock()
+            .ok()
+            .and_then(|calls| calls.get(notice.call()).map(|(_, s)| s.clone()));
         let input = match &notice {
             Notice::Offer {
                 agent,
@@ -191,8 +410,13 @@ impl Acd {
         loop {
             let now = now_ms();
             let next = {
-                let wake = self.wake.lock().map(|w| w.values().min().copied()).unwrap_or(None);
-                wake.unwrap_or(now + SWEEP.as_millis() as u64).min(now + SWEEP.as_millis() as u64)
+                let wake = self
+                    .wake
+                    .lock()
+                    .map(|w| w.values().min().copied())
+                    .unwrap_or(None);
+                wake.unwrap_or(now + SWEEP.as_millis() as u64)
+                    .min(now + SWEEP.as_millis() as u64)
             };
             if next > now {
                 tokio::select! {
@@ -202,7 +426,11 @@ impl Acd {
             }
             let now = now_ms();
             for unit in self.units.clone() {
-                let due = self.wake.lock().map(|w| w.get(&unit).is_none_or(|at| *at <= now)).unwrap_or(true);
+                let due = self
+                    .wake
+                    .lock()
+                    .map(|w| w.get(&unit).is_none_or(|at| *at <= now))
+                    .unwrap_or(true);
                 if !due {
                     continue;
                 }
@@ -224,18 +452,35 @@ impl Acd {
     }
 
     async fn report(&self, unit: &str) {
-        let Ok(snapshot) = with_store!(self, s => s.snapshot(unit).await) else { return };
+        // The shared figures come from one node of the cluster only.
+        if !self.leading.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let Ok(snapshot) = with_store!(self, s => s.snapshot(unit).await) else {
+            return;
+        };
         let now = now_ms();
         for queue in &snapshot.queues {
             let labels = UnitQueue {
                 unit: unit.into(),
                 queue: queue.name.clone(),
             };
-            self.metrics.queue_waiting.get_or_create(&labels).set(i64::from(queue.waiting));
-            let longest = queue.oldest_since.map_or(0.0, |since| now.saturating_sub(since) as f64 / 1000.0);
-            self.metrics.queue_longest_wait.get_or_create(&labels).set(longest);
+            self.metrics
+                .queue_waiting
+                .get_or_create(&labels)
+                .set(i64::from(queue.waiting));
+            let longest = queue
+                .oldest_since
+                .map_or(0.0, |since| now.saturating_sub(since) as f64 / 1000.0);
+            self.metrics
+                .queue_longest_wait
+                .get_or_create(&labels)
+                .set(longest);
         }
-        let mut by_state: BTreeMap<&str, i64> = cc_acd::AgentState::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+        let mut by_state: BTreeMap<&str, i64> = cc_acd::AgentState::ALL
+            .iter()
+            .map(|s| (s.as_str(), 0))
+            .collect();
         for agent in &snapshot.agents {
             *by_state.entry(agent.state.as_str()).or_default() += 1;
         }
@@ -252,7 +497,15 @@ impl Acd {
 
     /// A caller joins a queue; offers, timeouts and no-agent notices for the
     /// call go to `owner` from now on.
-    pub async fn join(&self, unit: &str, queue: &str, call: &str, caller: &str, priority: u8, owner: CallSender) -> Result<JoinOutcome, StoreError> {
+    pub async fn join(
+        &self,
+        unit: &str,
+        queue: &str,
+        call: &str,
+        caller: &str,
+        priority: u8,
+        owner: CallSender,
+    ) -> Result<JoinOutcome, StoreError> {
         if let Ok(mut calls) = self.calls.lock() {
             calls.insert(call.to_string(), (unit.to_string(), owner));
         }
@@ -279,16 +532,36 @@ impl Acd {
     }
 
     /// A caller leaves; returns the reservations that were ringing.
-    pub async fn leave(&self, unit: &str, call: &str, reason: LeaveReason) -> Result<Vec<String>, StoreError> {
+    pub async fn leave(
+        &self,
+        unit: &str,
+        call: &str,
+        reason: LeaveReason,
+    ) -> Result<Vec<String>, StoreError> {
         self.forget(call);
-        let (offers, fx) = with_store!(self, s => s.leave(unit, call, reason, now_ms()).await)?;
+        let (offers, fx) = with_store!(self, s => s.leave(unit, call, reason, now_ms()).await)
+            .inspect_err(|e| {
+                self.keep_for_retry(
+                    Retry::Leave {
+                        unit: unit.into(),
+                        call: call.into(),
+                        reason,
+                    },
+                    e,
+                )
+            })?;
         self.observe(unit, &fx);
         Ok(offers.into_iter().map(|(_, r)| r).collect())
     }
 
     /// An agent answered an offer; `None` when it is stale.
-    pub async fn answered(&self, unit: &str, reservation: &str) -> Result<Option<(String, String)>, StoreError> {
-        let (answered, fx) = with_store!(self, s => s.offer_answered(unit, reservation, now_ms()).await)?;
+    pub async fn answered(
+        &self,
+        unit: &str,
+        reservation: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let (answered, fx) =
+            with_store!(self, s => s.offer_answered(unit, reservation, now_ms()).await)?;
         self.observe(unit, &fx);
         if let Some((call, _)) = &answered {
             self.forget(call);
@@ -297,26 +570,65 @@ impl Acd {
     }
 
     /// An offer was not taken.
-    pub async fn failed(&self, unit: &str, reservation: &str, failure: OfferFailure) -> Result<(), StoreError> {
-        let fx = with_store!(self, s => s.offer_failed(unit, reservation, failure, now_ms()).await)?;
+    pub async fn failed(
+        &self,
+        unit: &str,
+        reservation: &str,
+        failure: OfferFailure,
+    ) -> Result<(), StoreError> {
+        let fx = with_store!(self, s => s.offer_failed(unit, reservation, failure, now_ms()).await)
+            .inspect_err(|e| {
+                self.keep_for_retry(
+                    Retry::Failed {
+                        unit: unit.into(),
+                        reservation: reservation.into(),
+                        failure,
+                    },
+                    e,
+                )
+            })?;
         self.observe(unit, &fx);
         Ok(())
     }
 
-    /// An agent's call ended.
-    pub async fn call_ended(&self, unit: &str, agent: &str, by_agent: bool) -> Result<(), StoreError> {
-        let fx = with_store!(self, s => s.call_ended(unit, agent, by_agent, now_ms()).await)?;
+    /// An agent's call `call` ended.
+    pub async fn call_ended(
+        &self,
+        unit: &str,
+        agent: &str,
+        call: &str,
+        by_agent: bool,
+    ) -> Result<(), StoreError> {
+        let fx = with_store!(self, s => s.call_ended(unit, agent, call, by_agent, now_ms()).await)
+            .inspect_err(|e| {
+                self.keep_for_retry(
+                    Retry::Ended {
+                        unit: unit.into(),
+                        agent: agent.into(),
+                        call: call.into(),
+                        by_agent,
+                    },
+                    e,
+                )
+            })?;
         self.observe(unit, &fx);
         Ok(())
     }
 
     /// An agent's state changes (feature codes, the HTTP API).
-    pub async fn agent(&self, unit: &str, agent: &str, action: AgentAction) -> Result<(), StoreError> {
+    pub async fn agent(
+        &self,
+        unit: &str,
+        agent: &str,
+        action: AgentAction,
+    ) -> Result<(), StoreError> {
         let now = now_ms();
         let fx = match action {
             AgentAction::Login => with_store!(self, s => s.login(unit, agent, now).await)?,
             AgentAction::Logout => with_store!(self, s => s.logout(unit, agent, now).await)?,
-            AgentAction::Pause(reason) => with_store!(self, s => s.pause(unit, agent, &reason, now).await)?,
+            AgentAction::Pause(reason) => {
+                with_store!(self, s => s.pause(unit, agent, &reason, now).await)?
+            }
             AgentAction::Unpause => with_store!(self, s => s.unpause(unit, agent, now).await)?,
         };
         self.observe(unit, &fx);

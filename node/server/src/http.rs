@@ -34,13 +34,20 @@ async fn health(State(node): State<Arc<Node>>) -> impl IntoResponse {
         "units": node.directory.units().len(),
         "uptime_s": node.started.elapsed().as_secs(),
     });
-    let status = if draining { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let status = if draining {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
     (status, Json(body))
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         node.metrics.encode(),
     )
 }
@@ -60,11 +67,20 @@ async fn undrain(State(node): State<Arc<Node>>) -> impl IntoResponse {
 /// A unit's queues and agents as the ACD sees them.
 async fn agents(State(node): State<Arc<Node>>, Path(unit): Path<String>) -> impl IntoResponse {
     if !node.directory.units().iter().any(|u| u.id() == unit) {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no unit {unit:?}") })));
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no unit {unit:?}") })),
+        );
     }
     match node.acd.snapshot(&unit).await {
-        Ok(snapshot) => (StatusCode::OK, Json(serde_json::to_value(snapshot).unwrap_or_default())),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": e.to_string() }))),
+        Ok(snapshot) => (
+            StatusCode::OK,
+            Json(serde_json::to_value(snapshot).unwrap_or_default()),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": e.to_string() })),
+        ),
     }
 }
 
@@ -89,20 +105,34 @@ async fn agent_action(
         other => {
             return (
                 StatusCode::NOT_FOUND,
-                Json(json!({ "error": format!("no action {other:?}: login, logout, pause or unpause") })),
+                Json(
+                    json!({ "error": format!("no action {other:?}: login, logout, pause or unpause") }),
+                ),
             )
         }
     };
     if !node.directory.units().iter().any(|u| u.id() == unit) {
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no unit {unit:?}") })));
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no unit {unit:?}") })),
+        );
     }
     match node.acd.agent(&unit, &agent, action).await {
         Ok(()) => {
             let snapshot = node.acd.snapshot(&unit).await.ok();
             let state = snapshot.and_then(|s| s.agents.into_iter().find(|a| a.id == agent));
-            (StatusCode::OK, Json(serde_json::to_value(state).unwrap_or_default()))
+            (
+                StatusCode::OK,
+                Json(serde_json::to_value(state).unwrap_or_default()),
+            )
         }
-        Err(cc_acd::StoreError::Agent(e)) => (StatusCode::NOT_FOUND, Json(json!({ "error": e.to_string() }))),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": e.to_string() }))),
+        Err(cc_acd::StoreError::Agent(e)) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": e.to_string() })),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": e.to_string() })),
+        ),
     }
 }

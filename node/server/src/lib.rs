@@ -47,7 +47,8 @@ const SIP_INPUTS: usize = 16_384;
 /// Runs a node until `shutdown` resolves; then refuses new calls and waits
 /// (up to `limits.max_call_s`, or a second signal) for calls to end.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let directory = Directory::load(&settings.paths.units).map_err(|e| anyhow::anyhow!("units not loaded:\n{e}"))?;
+    let directory = Directory::load(&settings.paths.units)
+        .map_err(|e| anyhow::anyhow!("units not loaded:\n{e}"))?;
     let metrics = Arc::new(Metrics::new(&settings.node.name));
     for runtime in directory.units() {
         let queues: Vec<String> = runtime.unit.document.queues.keys().cloned().collect();
@@ -66,7 +67,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         .with_context(|| format!("binding HTTP {}", settings.http.listen))?;
 
     let (sip_inputs, sip_receiver) = tokio::sync::mpsc::channel(SIP_INPUTS);
-    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64
         ^ u64::from(std::process::id()).rotate_left(32);
     let endpoint = Endpoint::new(EndpointConfig {
         timers: TimerConfig {
@@ -88,11 +92,27 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     );
     let media = MediaEngine::start(Arc::clone(&metrics), settings.media.realtime_pacer);
     let store = match settings.acd.store.as_str() {
+        "redis" => {
+            let target = settings.redis.target();
+            let redis = cc_acd_redis::RedisStore::connect(target.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("the ACD store at {target:?}: {e}"))?;
+            acd::Store::Redis(Arc::new(redis))
+        }
         _ => acd::Store::Memory(cc_acd::MemoryStore::new()),
     };
-    let acd = acd::Acd::start(&settings.node.name, store, &directory, Arc::clone(&metrics))
-        .await
-        .map_err(|e| anyhow::anyhow!("the ACD store: {e}"))?;
+    // Offers travel to a node by its incarnation, so that a node restarted
+    // under the same name is not taken for its dead predecessor.
+    let node_id = format!("{}-{:06x}", settings.node.name, seed & 0xFF_FFFF);
+    let acd = acd::Acd::start(
+        &node_id,
+        store,
+        &directory,
+        Arc::clone(&metrics),
+        settings.redis.node_ttl_ms,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("the ACD store: {e}"))?;
     let records = records::start(settings.paths.records.clone(), Arc::clone(&metrics))?;
     let node = Arc::new(Node::new(
         settings.clone(),
@@ -106,10 +126,19 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         seed.rotate_left(17),
     ));
 
-    tokio::spawn(transport::udp_receiver(Arc::clone(&udp), sip_inputs.clone(), Arc::clone(&metrics)));
+    tokio::spawn(transport::udp_receiver(
+        Arc::clone(&udp),
+        sip_inputs.clone(),
+        Arc::clone(&metrics),
+    ));
     tokio::spawn(transport::tcp_acceptor(tcp, sip_inputs.clone()));
     let transports = Transports::new(Arc::clone(&udp), sip_inputs.clone());
-    tokio::spawn(sip::driver::run(Arc::clone(&node), endpoint, transports, sip_receiver));
+    tokio::spawn(sip::driver::run(
+        Arc::clone(&node),
+        endpoint,
+        transports,
+        sip_receiver,
+    ));
     let app = http::router(Arc::clone(&node));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(http, app).await {
@@ -126,7 +155,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
 
     shutdown.await;
     node.set_draining(true);
-    tracing::info!(active_calls = node.active_calls(), "draining: no new calls; waiting for calls to end");
+    tracing::info!(
+        active_calls = node.active_calls(),
+        "draining: no new calls; waiting for calls to end"
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(settings.limits.max_call_s);
     while node.active_calls() > 0 && tokio::time::Instant::now() < deadline {
         tokio::select! {

@@ -111,56 +111,148 @@ fn wait_histogram() -> Histogram {
 impl Metrics {
     pub fn new(node: &str) -> Metrics {
         let mut registry = Registry::with_labels(
-            [(std::borrow::Cow::Borrowed("node"), std::borrow::Cow::Owned(node.to_string()))].into_iter(),
+            [(
+                std::borrow::Cow::Borrowed("node"),
+                std::borrow::Cow::Owned(node.to_string()),
+            )]
+            .into_iter(),
         );
         let calls = Family::<UnitOutcome, Counter>::default();
-        registry.register("cc_calls", "Calls ended, by unit and outcome", calls.clone());
+        registry.register(
+            "cc_calls",
+            "Calls ended, by unit and outcome",
+            calls.clone(),
+        );
         let calls_active = Family::<UnitLabel, Gauge>::default();
-        registry.register("cc_calls_active", "Calls in progress, by unit", calls_active.clone());
+        registry.register(
+            "cc_calls_active",
+            "Calls in progress, by unit",
+            calls_active.clone(),
+        );
         let calls_total_active = Gauge::default();
-        registry.register("cc_node_calls_active", "Calls in progress on the node", calls_total_active.clone());
+        registry.register(
+            "cc_node_calls_active",
+            "Calls in progress on the node",
+            calls_total_active.clone(),
+        );
         let sip_requests = Family::<SipMethod, Counter>::default();
-        registry.register("cc_sip_requests", "SIP requests by direction and method (retransmissions included)", sip_requests.clone());
+        registry.register(
+            "cc_sip_requests",
+            "SIP requests by direction and method (retransmissions included)",
+            sip_requests.clone(),
+        );
         let sip_responses = Family::<SipCode, Counter>::default();
-        registry.register("cc_sip_responses", "SIP responses by direction and status code", sip_responses.clone());
+        registry.register(
+            "cc_sip_responses",
+            "SIP responses by direction and status code",
+            sip_responses.clone(),
+        );
         let sip_retransmissions = Family::<Direction, Counter>::default();
-        registry.register("cc_sip_retransmissions", "SIP messages sent again by a timer or for a repeated request", sip_retransmissions.clone());
+        registry.register(
+            "cc_sip_retransmissions",
+            "SIP messages sent again by a timer or for a repeated request",
+            sip_retransmissions.clone(),
+        );
         let sip_dropped = Counter::default();
-        registry.register("cc_sip_dropped", "Inbound SIP messages dropped unanswered (unparseable, no Via)", sip_dropped.clone());
+        registry.register(
+            "cc_sip_dropped",
+            "Inbound SIP messages dropped unanswered (unparseable, no Via)",
+            sip_dropped.clone(),
+        );
         let rtp = Family::<Direction, Counter>::default();
         registry.register("cc_rtp_packets", "RTP packets by direction", rtp.clone());
-        let rtp_in = rtp.get_or_create(&Direction { direction: "in".into() }).clone();
-        let rtp_out = rtp.get_or_create(&Direction { direction: "out".into() }).clone();
+        let rtp_in = rtp
+            .get_or_create(&Direction {
+                direction: "in".into(),
+            })
+            .clone();
+        let rtp_out = rtp
+            .get_or_create(&Direction {
+                direction: "out".into(),
+            })
+            .clone();
         let rtp_invalid = Counter::default();
-        registry.register("cc_rtp_invalid_packets", "Datagrams on RTP ports that are not RTP, or not from the call", rtp_invalid.clone());
+        registry.register(
+            "cc_rtp_invalid_packets",
+            "Datagrams on RTP ports that are not RTP, or not from the call",
+            rtp_invalid.clone(),
+        );
         let rtp_late = Counter::default();
-        registry.register("cc_rtp_late_packets", "Paced RTP packets sent more than 5 ms after their schedule", rtp_late.clone());
+        registry.register(
+            "cc_rtp_late_packets",
+            "Paced RTP packets sent more than 5 ms after their schedule",
+            rtp_late.clone(),
+        );
         let rtp_send_lateness = Histogram::new([0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05]);
-        registry.register("cc_rtp_send_lateness_seconds", "How late paced RTP packets leave against their 20 ms schedule", rtp_send_lateness.clone());
+        registry.register(
+            "cc_rtp_send_lateness_seconds",
+            "How late paced RTP packets leave against their 20 ms schedule",
+            rtp_send_lateness.clone(),
+        );
         let rtp_ports_in_use = Gauge::default();
-        registry.register("cc_rtp_ports_in_use", "RTP ports held by calls", rtp_ports_in_use.clone());
+        registry.register(
+            "cc_rtp_ports_in_use",
+            "RTP ports held by calls",
+            rtp_ports_in_use.clone(),
+        );
         let dtmf = Family::<UnitLabel, Counter>::default();
-        registry.register("cc_dtmf_events", "DTMF key presses received (RFC 4733 or SIP INFO)", dtmf.clone());
+        registry.register(
+            "cc_dtmf_events",
+            "DTMF key presses received (RFC 4733 or SIP INFO)",
+            dtmf.clone(),
+        );
         let flow_steps = Family::<UnitKind, Counter>::default();
-        registry.register("cc_flow_steps", "Flow steps entered, by unit and step type", flow_steps.clone());
+        registry.register(
+            "cc_flow_steps",
+            "Flow steps entered, by unit and step type",
+            flow_steps.clone(),
+        );
         let queue_waiting = Family::<UnitQueue, Gauge>::default();
-        registry.register("cc_queue_waiting", "Callers waiting, by unit and queue", queue_waiting.clone());
+        registry.register(
+            "cc_queue_waiting",
+            "Callers waiting, by unit and queue",
+            queue_waiting.clone(),
+        );
         let queue_longest_wait = Family::<UnitQueue, Gauge<f64, AtomicU64>>::default();
-        registry.register("cc_queue_longest_wait_seconds", "How long the longest-waiting caller has waited, by unit and queue", queue_longest_wait.clone());
+        registry.register(
+            "cc_queue_longest_wait_seconds",
+            "How long the longest-waiting caller has waited, by unit and queue",
+            queue_longest_wait.clone(),
+        );
         let agents = Family::<UnitState, Gauge>::default();
         registry.register("cc_agents", "Agents by unit and state", agents.clone());
         let queue_events = Family::<QueueEventLabels, Counter>::default();
         registry.register("cc_queue_events", "Queue happenings in queue_log words (ENTERQUEUE, OFFER, CONNECT, RINGNOANSWER, ABANDON, …)", queue_events.clone());
         let acd_failures = Counter::default();
-        registry.register("cc_acd_failures", "Queue steps that could not reach the ACD store and took their failure branch", acd_failures.clone());
+        registry.register(
+            "cc_acd_failures",
+            "Queue steps that could not reach the ACD store and took their failure branch",
+            acd_failures.clone(),
+        );
         let queue_wait = Family::<WaitLabels, Histogram>::new_with_constructor(wait_histogram);
-        registry.register("cc_queue_wait_seconds", "Time callers waited in queue, by outcome (answered, abandoned, timeout, left)", queue_wait.clone());
+        registry.register(
+            "cc_queue_wait_seconds",
+            "Time callers waited in queue, by outcome (answered, abandoned, timeout, left)",
+            queue_wait.clone(),
+        );
         let voicemails = Family::<UnitLabel, Counter>::default();
-        registry.register("cc_voicemails", "Voicemail messages stored", voicemails.clone());
+        registry.register(
+            "cc_voicemails",
+            "Voicemail messages stored",
+            voicemails.clone(),
+        );
         let draining = Gauge::default();
-        registry.register("cc_node_draining", "1 while the node refuses new calls (draining)", draining.clone());
+        registry.register(
+            "cc_node_draining",
+            "1 while the node refuses new calls (draining)",
+            draining.clone(),
+        );
         let records_dropped = Counter::default();
-        registry.register("cc_records_dropped", "Call records that could not be written", records_dropped.clone());
+        registry.register(
+            "cc_records_dropped",
+            "Call records that could not be written",
+            records_dropped.clone(),
+        );
         Metrics {
             registry,
             calls,
@@ -199,7 +291,9 @@ impl Metrics {
                 outcome: outcome.as_str().into(),
             });
         }
-        let _ = self.calls_active.get_or_create(&UnitLabel { unit: unit.into() });
+        let _ = self
+            .calls_active
+            .get_or_create(&UnitLabel { unit: unit.into() });
         for queue in queues {
             let _ = self.queue_waiting.get_or_create(&UnitQueue {
                 unit: unit.into(),

@@ -96,11 +96,17 @@ impl Node {
     /// A fresh Call-ID.
     pub fn call_id(&self) -> String {
         let host = self.settings.sip_host();
-        self.ids.lock().map(|mut ids| ids.call_id(&host)).unwrap_or_default()
+        self.ids
+            .lock()
+            .map(|mut ids| ids.call_id(&host))
+            .unwrap_or_default()
     }
 
     /// Random bits (SSRCs, RTP sequence starts, SDP session ids).
     pub fn random(&self) -> u64 {
-        self.ids.lock().map(|mut ids| ids.next_u64()).unwrap_or_default()
+        self.ids
+            .lock()
+            .map(|mut ids| ids.next_u64())
+            .unwrap_or_default()
     }
 }

@@ -71,7 +71,11 @@ pub fn start(path: PathBuf, metrics: Arc<Metrics>) -> anyhow::Result<RecordSink>
         metrics: Arc::clone(&metrics),
     };
     tokio::spawn(async move {
-        let file = tokio::fs::OpenOptions::new().create(true).append(true).open(&path).await;
+        let file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .await;
         let mut file = match file {
             Ok(f) => f,
             Err(e) => {

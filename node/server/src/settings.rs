@@ -17,6 +17,7 @@ pub struct Settings {
     pub sip: SipSettings,
     pub media: MediaSettings,
     pub acd: AcdSettings,
+    pub redis: RedisSettings,
     pub limits: LimitSettings,
     pub http: HttpSettings,
     pub paths: PathSettings,
@@ -63,6 +64,39 @@ pub struct AcdSettings {
 
 #[derive(Clone, Debug, Deserialize)]
 #[allow(missing_docs)]
+pub struct RedisSettings {
+    pub url: String,
+    pub sentinels: Vec<String>,
+    pub master_name: String,
+    pub cluster: Vec<String>,
+    pub node_ttl_ms: u64,
+}
+
+impl RedisSettings {
+    /// Where the shared ACD state lives.
+    pub fn target(&self) -> cc_acd_redis::Target {
+        let url = |a: &String| {
+            if a.starts_with("redis://") {
+                a.clone()
+            } else {
+                format!("redis://{a}/")
+            }
+        };
+        if !self.cluster.is_empty() {
+            cc_acd_redis::Target::Cluster(self.cluster.iter().map(url).collect())
+        } else if !self.sentinels.is_empty() {
+            cc_acd_redis::Target::Sentinel {
+                sentinels: self.sentinels.iter().map(url).collect(),
+                master: self.master_name.clone(),
+            }
+        } else {
+            cc_acd_redis::Target::Single(self.url.clone())
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[allow(missing_docs)]
 pub struct LimitSettings {
     pub max_calls: usize,
     pub max_call_s: u64,
@@ -91,17 +125,27 @@ pub struct LogSettings {
 impl Settings {
     /// Reads the defaults, `file` if given, and the environment.
     pub fn load(file: Option<&std::path::Path>) -> anyhow::Result<Settings> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(file) = file {
-            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml).required(true));
+            builder = builder.add_source(
+                config::File::from(file)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
         }
-        builder = builder.add_source(
-            config::Environment::with_prefix("CC")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
-        );
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("CC")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .list_separator(",")
+                    .with_list_parse_key("redis.sentinels")
+                    .with_list_parse_key("redis.cluster")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
         settings.check()?;
         Ok(settings)
     }
@@ -111,8 +155,14 @@ impl Settings {
             self.media.port_min >= 1024 && self.media.port_min < self.media.port_max,
             "media.port_min must be at least 1024 and below media.port_max"
         );
-        anyhow::ensure!(self.sip.t1_ms >= 50 && self.sip.t1_ms <= 5000, "sip.t1_ms must be within 50..=5000");
-        anyhow::ensure!(self.limits.max_calls > 0, "limits.max_calls must be above 0");
+        anyhow::ensure!(
+            self.sip.t1_ms >= 50 && self.sip.t1_ms <= 5000,
+            "sip.t1_ms must be within 50..=5000"
+        );
+        anyhow::ensure!(
+            self.limits.max_calls > 0,
+            "limits.max_calls must be above 0"
+        );
         anyhow::ensure!(
             !self.sip.listen.ip().is_unspecified() || !self.sip.advertise.is_empty(),
             "sip.listen on {} needs sip.advertise (the address peers reach the node at)",
@@ -123,10 +173,13 @@ impl Settings {
             "media.ip {} needs media.advertise",
             self.media.ip
         );
-        anyhow::ensure!(self.media.rtp_timeout_s > 0, "media.rtp_timeout_s must be above 0");
         anyhow::ensure!(
-            matches!(self.acd.store.as_str(), "memory"),
-            "acd.store {:?}: must be \"memory\"",
+            self.media.rtp_timeout_s > 0,
+            "media.rtp_timeout_s must be above 0"
+        );
+        anyhow::ensure!(
+            matches!(self.acd.store.as_str(), "memory" | "redis"),
+            "acd.store {:?}: must be \"memory\" or \"redis\"",
             self.acd.store
         );
         Ok(())

@@ -24,7 +24,10 @@ pub struct UnitRuntime {
 impl UnitRuntime {
     /// A prompt by name; the voicemail beep falls back to a built-in tone.
     pub fn prompt(&self, name: &str) -> Option<Prompt> {
-        self.prompts.get(name).cloned().or_else(|| (name == cc_flow::interpreter::BEEP).then(beep))
+        self.prompts
+            .get(name)
+            .cloned()
+            .or_else(|| (name == cc_flow::interpreter::BEEP).then(beep))
     }
 
     pub fn id(&self) -> &str {
@@ -55,23 +58,32 @@ impl Directory {
 
     /// Loads a folder. Errors list every problem found.
     pub fn load(folder: &Path) -> Result<Directory, String> {
-        let entries = std::fs::read_dir(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+        let entries =
+            std::fs::read_dir(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
             .collect();
         files.sort();
-        let university = match files.iter().find(|p| p.file_stem().is_some_and(|s| s == "_university")) {
+        let university = match files
+            .iter()
+            .find(|p| p.file_stem().is_some_and(|s| s == "_university"))
+        {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-                serde_norway::from_str::<UniversityCalendar>(&text)
-                    .map_err(|e| format!("{}: not a valid university calendar: {e}", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                serde_norway::from_str::<UniversityCalendar>(&text).map_err(|e| {
+                    format!("{}: not a valid university calendar: {e}", path.display())
+                })?
             }
             None => UniversityCalendar::default(),
         };
         let mut directory = Directory::default();
         let mut errors = Vec::new();
-        for path in files.iter().filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('_'))) {
+        for path in files.iter().filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('_'))
+        }) {
             match load_one(folder, path, &university) {
                 Ok(runtime) => {
                     let runtime = Arc::new(runtime);
@@ -84,10 +96,16 @@ impl Directory {
                             ));
                             continue;
                         }
-                        directory.by_number.insert(number.clone(), Arc::clone(&runtime));
+                        directory
+                            .by_number
+                            .insert(number.clone(), Arc::clone(&runtime));
                     }
                     if directory.units.iter().any(|u| u.id() == runtime.id()) {
-                        errors.push(format!("{}: unit id {:?} is used twice", path.display(), runtime.id()));
+                        errors.push(format!(
+                            "{}: unit id {:?} is used twice",
+                            path.display(),
+                            runtime.id()
+                        ));
                     }
                     directory.units.push(runtime);
                 }
@@ -102,7 +120,11 @@ impl Directory {
     }
 }
 
-fn load_one(folder: &Path, path: &Path, university: &UniversityCalendar) -> Result<UnitRuntime, String> {
+fn load_one(
+    folder: &Path,
+    path: &Path,
+    university: &UniversityCalendar,
+) -> Result<UnitRuntime, String> {
     let label = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{label}: {e}"))?;
     let unit = load_unit(&label, &text, university).map_err(|e| e.to_string())?;
@@ -118,7 +140,10 @@ fn load_one(folder: &Path, path: &Path, university: &UniversityCalendar) -> Resu
                 }
                 Err(e) => errors.push(format!("{label}: {e} ({})", file_path.display())),
             },
-            Err(e) => errors.push(format!("{label}: prompt {name:?}: {}: {e}", file_path.display())),
+            Err(e) => errors.push(format!(
+                "{label}: prompt {name:?}: {}: {e}",
+                file_path.display()
+            )),
         }
     }
     if !errors.is_empty() {

@@ -61,12 +61,30 @@ impl Dialog {
     /// The dialog of an INVITE we answer with a tag of ours (§12.1.1): the
     /// route set is the Record-Route of the INVITE in order, the remote
     /// target its Contact.
-    pub fn uas(invite: &Request, local_tag: &str, local_contact: &str) -> Result<Self, DialogError> {
+    pub fn uas(
+        invite: &Request,
+        local_tag: &str,
+        local_contact: &str,
+    ) -> Result<Self, DialogError> {
         let call_id = call_id(invite).ok_or(DialogError::Missing("Call-ID"))?;
-        let from = invite.from_header().map_err(|_| DialogError::Missing("From"))?.value().to_string();
-        let remote_tag = tag(&from).ok_or(DialogError::Missing("From tag"))?.to_string();
-        let to = invite.to_header().map_err(|_| DialogError::Missing("To"))?.value().to_string();
-        let local = if tag(&to).is_some() { to } else { format!("{to};tag={local_tag}") };
+        let from = invite
+            .from_header()
+            .map_err(|_| DialogError::Missing("From"))?
+            .value()
+            .to_string();
+        let remote_tag = tag(&from)
+            .ok_or(DialogError::Missing("From tag"))?
+            .to_string();
+        let to = invite
+            .to_header()
+            .map_err(|_| DialogError::Missing("To"))?
+            .value()
+            .to_string();
+        let local = if tag(&to).is_some() {
+            to
+        } else {
+            format!("{to};tag={local_tag}")
+        };
         let (number, _) = cseq(invite).ok_or(DialogError::Missing("CSeq"))?;
         Ok(Dialog {
             id: DialogId {
@@ -89,10 +107,22 @@ impl Dialog {
     /// (§12.1.2): the route set is the response's Record-Route reversed.
     pub fn uac(invite: &Request, response: &Response) -> Result<Self, DialogError> {
         let call_id = call_id(invite).ok_or(DialogError::Missing("Call-ID"))?;
-        let local = invite.from_header().map_err(|_| DialogError::Missing("From"))?.value().to_string();
-        let local_tag = tag(&local).ok_or(DialogError::Missing("From tag"))?.to_string();
-        let remote = response.to_header().map_err(|_| DialogError::Missing("To"))?.value().to_string();
-        let remote_tag = tag(&remote).ok_or(DialogError::Missing("To tag"))?.to_string();
+        let local = invite
+            .from_header()
+            .map_err(|_| DialogError::Missing("From"))?
+            .value()
+            .to_string();
+        let local_tag = tag(&local)
+            .ok_or(DialogError::Missing("From tag"))?
+            .to_string();
+        let remote = response
+            .to_header()
+            .map_err(|_| DialogError::Missing("To"))?
+            .value()
+            .to_string();
+        let remote_tag = tag(&remote)
+            .ok_or(DialogError::Missing("To tag"))?
+            .to_string();
         let (number, _) = cseq(invite).ok_or(DialogError::Missing("CSeq"))?;
         let mut route_set = record_routes(response);
         route_set.reverse();
@@ -168,7 +198,9 @@ impl Dialog {
             .and_then(|r| first_uri(r))
             .is_some_and(|uri| !uri.to_ascii_lowercase().contains(";lr"));
         let (request_uri, routes): (String, Vec<String>) = if strict {
-            let first = first_uri(&self.route_set[0]).unwrap_or_default().to_string();
+            let first = first_uri(&self.route_set[0])
+                .unwrap_or_default()
+                .to_string();
             let mut routes: Vec<String> = self.route_set[1..].to_vec();
             routes.push(format!("<{}>", self.remote_target));
             (first, routes)
@@ -259,7 +291,11 @@ impl NewRequest<'_> {
         headers::push(&mut headers, "From", self.from);
         headers::push(&mut headers, "To", self.to);
         headers::push(&mut headers, "Call-ID", self.call_id);
-        headers::push(&mut headers, "CSeq", format!("{} {}", self.cseq, self.method));
+        headers::push(
+            &mut headers,
+            "CSeq",
+            format!("{} {}", self.cseq, self.method),
+        );
         headers::push(&mut headers, "Max-Forwards", "70");
         if let Some(contact) = self.contact {
             headers::push(&mut headers, "Contact", format!("<{contact}>"));
@@ -280,8 +316,13 @@ pub fn parse_uri(uri: &str) -> Result<Uri, DialogError> {
 }
 
 fn contact_uri<M: HeadersExt>(message: &M) -> Result<String, DialogError> {
-    let contact = message.contact_header().map_err(|_| DialogError::Missing("Contact"))?;
-    let first = split_list(contact.value()).into_iter().next().unwrap_or_default();
+    let contact = message
+        .contact_header()
+        .map_err(|_| DialogError::Missing("Contact"))?;
+    let first = split_list(contact.value())
+        .into_iter()
+        .next()
+        .unwrap_or_default();
     first_uri(first)
         .map(str::to_string)
         .ok_or(DialogError::Missing("Contact URI"))
@@ -295,7 +336,12 @@ fn record_routes<M: HeadersExt>(message: &M) -> Vec<String> {
             Header::RecordRoute(rr) => Some(rr.value().to_string()),
             _ => None,
         })
-        .flat_map(|value| split_list(&value).into_iter().map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|value| {
+            split_list(&value)
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -327,7 +373,11 @@ mod tests {
         let mut dialog = Dialog::uas(&invite, "n1", "sip:node@10.0.0.1").unwrap();
         let bye = dialog.request(Method::Bye).unwrap();
         let text = bye.to_string();
-        assert!(text.to_ascii_lowercase().starts_with("bye sip:alice@10.0.0.2:5062;transport=udp sip/2.0"), "{text}");
+        assert!(
+            text.to_ascii_lowercase()
+                .starts_with("bye sip:alice@10.0.0.2:5062;transport=udp sip/2.0"),
+            "{text}"
+        );
         let first = text.find("Route: <sip:10.0.0.9;lr>").unwrap();
         let second = text.find("Route: <sip:10.0.0.8;lr;ftag=x>").unwrap();
         assert!(first < second);
@@ -358,7 +408,9 @@ mod tests {
             Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKp\r\n\
             To: <sip:4000@10.0.0.1>\r\nFrom: <sip:a@10.0.0.2>;tag=a1\r\nCall-ID: c2\r\n\
             CSeq: 1 INVITE\r\nContact: <sip:a@10.0.0.2>\r\nContent-Length: 0\r\n\r\n";
-        let Decoded::Request(invite) = decode(text.as_bytes()) else { panic!() };
+        let Decoded::Request(invite) = decode(text.as_bytes()) else {
+            panic!()
+        };
         let mut dialog = Dialog::uas(&invite, "n1", "sip:node@10.0.0.1").unwrap();
         let bye = dialog.request(Method::Bye).unwrap().to_string();
         assert!(bye.starts_with("BYE sip:10.0.0.9 SIP/2.0"), "{bye}");

@@ -20,8 +20,9 @@ use crate::headers::{self, call_id, cseq, top_via, via_param, via_sent_by};
 use crate::ids::IdGenerator;
 use crate::timer::TimerConfig;
 use crate::transaction::{
-    ClientInvite, ClientInviteState, ClientKey, ClientNonInvite, InviteReaction, KeyMethod, NonInviteReaction,
-    ServerInvite, ServerInviteState, ServerKey, ServerNonInvite, TimerStep, WrongState,
+    ClientInvite, ClientInviteState, ClientKey, ClientNonInvite, InviteReaction, KeyMethod,
+    NonInviteReaction, ServerInvite, ServerInviteState, ServerKey, ServerNonInvite, TimerStep,
+    WrongState,
 };
 use crate::wire::{self, Decoded, DropReason, Peer, Transport};
 
@@ -260,7 +261,12 @@ pub struct Endpoint {
 impl Endpoint {
     /// An endpoint with no transactions.
     pub fn new(config: EndpointConfig) -> Self {
-        let allow_header = config.allow.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ");
+        let allow_header = config
+            .allow
+            .iter()
+            .map(|m| m.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         Endpoint {
             ids: IdGenerator::new(config.seed),
             config,
@@ -350,7 +356,9 @@ impl Endpoint {
     }
 
     fn server_timeout(&mut self, now: Instant, id: u64) {
-        let Some(tx) = self.server.get_mut(&id) else { return };
+        let Some(tx) = self.server.get_mut(&id) else {
+            return;
+        };
         let (step, terminated) = match &mut tx.machine {
             ServerMachine::Invite(m) => {
                 let step = m.handle_timeout(now);
@@ -358,7 +366,10 @@ impl Endpoint {
             }
             ServerMachine::NonInvite(m) => {
                 m.handle_timeout(now);
-                (TimerStep::default(), m.state() == crate::transaction::ServerNonInviteState::Terminated)
+                (
+                    TimerStep::default(),
+                    m.state() == crate::transaction::ServerNonInviteState::Terminated,
+                )
             }
         };
         let peer = tx.peer;
@@ -386,7 +397,9 @@ impl Endpoint {
     }
 
     fn client_timeout(&mut self, now: Instant, id: u64) {
-        let Some(tx) = self.client.get_mut(&id) else { return };
+        let Some(tx) = self.client.get_mut(&id) else {
+            return;
+        };
         let (step, terminated) = match &mut tx.machine {
             ClientMachine::Invite(m) => {
                 let step = m.handle_timeout(now);
@@ -394,7 +407,10 @@ impl Endpoint {
             }
             ClientMachine::NonInvite(m) => {
                 let step = m.handle_timeout(now);
-                (step, m.state() == crate::transaction::ClientNonInviteState::Terminated)
+                (
+                    step,
+                    m.state() == crate::transaction::ClientNonInviteState::Terminated,
+                )
             }
         };
         if let Some(bytes) = step.retransmit {
@@ -422,14 +438,23 @@ impl Endpoint {
     /// The transport to `peer` failed (a TCP connection refused or reset):
     /// every client transaction towards it ends as a timeout (§8.1.3.1).
     pub fn handle_transport_error(&mut self, peer: Peer) {
-        let failed: Vec<u64> = self.client.iter().filter(|(_, tx)| tx.peer == peer).map(|(id, _)| *id).collect();
+        let failed: Vec<u64> = self
+            .client
+            .iter()
+            .filter(|(_, tx)| tx.peer == peer)
+            .map(|(id, _)| *id)
+            .collect();
         for id in failed {
             if let Some(tx) = self.client.get(&id) {
                 let pending = match &tx.machine {
-                    ClientMachine::Invite(m) => matches!(m.state(), ClientInviteState::Calling | ClientInviteState::Proceeding),
+                    ClientMachine::Invite(m) => matches!(
+                        m.state(),
+                        ClientInviteState::Calling | ClientInviteState::Proceeding
+                    ),
                     ClientMachine::NonInvite(m) => matches!(
                         m.state(),
-                        crate::transaction::ClientNonInviteState::Trying | crate::transaction::ClientNonInviteState::Proceeding
+                        crate::transaction::ClientNonInviteState::Trying
+                            | crate::transaction::ClientNonInviteState::Proceeding
                     ),
                 };
                 if pending {
@@ -446,6 +471,11 @@ impl Endpoint {
 
     /// Takes in one whole message from `source`.
     pub fn handle_datagram(&mut self, now: Instant, source: Peer, bytes: &[u8]) -> Received {
+        // Timers due by now fire first: a transaction that ended at this
+        // instant (Timer J or K of zero on a stream) must not take the
+        // message for a retransmission of its own just because the I/O
+        // shell has not yet come round to its timers.
+        self.handle_timeout(now);
         if bytes.len() > wire::MAX_MESSAGE_SIZE {
             return Received::Dropped(DropReason::NotSip);
         }
@@ -467,13 +497,20 @@ impl Endpoint {
                 let server = format!("Server: {}", self.config.server_name);
                 let (name, value) = server.split_once(": ").unwrap_or(("Server", "cc-node"));
                 let mut extra = vec![(name, value)];
-                let unsupported = rejection.headers.get("require").unwrap_or_default().to_string();
+                let unsupported = rejection
+                    .headers
+                    .get("require")
+                    .unwrap_or_default()
+                    .to_string();
                 match rejection.status {
                     415 => extra.push(("Accept", "application/sdp")),
                     420 => extra.push(("Unsupported", unsupported.as_str())),
                     _ => {}
                 }
-                let payload = rejection.headers.response(rejection.status, &rejection.reason, &tag, &extra);
+                let payload =
+                    rejection
+                        .headers
+                        .response(rejection.status, &rejection.reason, &tag, &extra);
                 self.transmits.push_back(Transmit {
                     peer: source,
                     payload: Bytes::from(payload),
@@ -509,7 +546,11 @@ impl Endpoint {
                 via
             )
         };
-        Some(ServerKey { branch, sent_by, method })
+        Some(ServerKey {
+            branch,
+            sent_by,
+            method,
+        })
     }
 
     fn on_request(&mut self, now: Instant, source: Peer, request: Request) {
@@ -518,7 +559,9 @@ impl Endpoint {
             self.on_ack(now, source, request);
             return;
         }
-        let Some(key) = Self::server_key(&request, method.into()) else { return };
+        let Some(key) = Self::server_key(&request, method.into()) else {
+            return;
+        };
         if let Some(&id) = self.server_keys.get(&key) {
             self.on_request_retransmission(id);
             return;
@@ -545,7 +588,13 @@ impl Endpoint {
         });
     }
 
-    fn open_server_tx(&mut self, _now: Instant, source: Peer, request: &Request, key: ServerKey) -> u64 {
+    fn open_server_tx(
+        &mut self,
+        _now: Instant,
+        source: Peer,
+        request: &Request,
+        key: ServerKey,
+    ) -> u64 {
         let id = self.allocate_id();
         let reliable = source.transport.is_reliable();
         let machine = if request.method == Method::Invite {
@@ -571,7 +620,9 @@ impl Endpoint {
     }
 
     fn on_request_retransmission(&mut self, id: u64) {
-        let Some(tx) = self.server.get(&id) else { return };
+        let Some(tx) = self.server.get(&id) else {
+            return;
+        };
         let resend = match &tx.machine {
             ServerMachine::Invite(m) => m.on_request_retransmission(),
             ServerMachine::NonInvite(m) => m.on_request_retransmission(),
@@ -647,7 +698,10 @@ impl Endpoint {
             return;
         };
         let invite_tx = &self.server[&invite_id];
-        let tag = invite_tx.local_tag.clone().unwrap_or_else(|| self.ids.tag());
+        let tag = invite_tx
+            .local_tag
+            .clone()
+            .unwrap_or_else(|| self.ids.tag());
         let ok = headers::response_for(&cancel, 200, Some(&tag));
         let _ = self.respond(now, ServerTxId(cancel_id), ok);
 
@@ -667,12 +721,24 @@ impl Endpoint {
     /// Sends `response` on server transaction `tx`. A 2xx to an INVITE is
     /// retransmitted (UDP) until its ACK arrives; see [`Event::Ack`] and
     /// [`Event::AckTimeout`].
-    pub fn respond(&mut self, now: Instant, tx: ServerTxId, mut response: Response) -> Result<(), EndpointError> {
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        tx: ServerTxId,
+        mut response: Response,
+    ) -> Result<(), EndpointError> {
         let id = tx.0;
         let server_name = self.config.server_name.clone();
-        let entry = self.server.get_mut(&id).ok_or(EndpointError::UnknownTransaction)?;
+        let entry = self
+            .server
+            .get_mut(&id)
+            .ok_or(EndpointError::UnknownTransaction)?;
         let status = response.status_code.code();
-        if !response.headers.iter().any(|h| matches!(h, Header::Server(_))) {
+        if !response
+            .headers
+            .iter()
+            .any(|h| matches!(h, Header::Server(_)))
+        {
             headers::push(&mut response.headers, "Server", server_name);
         }
         let body_len = response.body.len();
@@ -715,13 +781,20 @@ impl Endpoint {
 
     /// Sends a request that opens a client transaction. The endpoint adds
     /// the top Via (our sent-by, a fresh branch, `rport`) and Content-Length.
-    pub fn send_request(&mut self, now: Instant, mut request: Request, peer: Peer) -> Result<ClientTxId, EndpointError> {
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        mut request: Request,
+        peer: Peer,
+    ) -> Result<ClientTxId, EndpointError> {
         if matches!(request.method, Method::Ack | Method::Cancel) {
             return Err(EndpointError::NotARequestMethod(request.method));
         }
         let branch = self.ids.branch();
         let via = self.via_value(peer.transport, &branch);
-        request.headers.push_front(Header::Via(rsipstack::sip::Via::new(via)));
+        request
+            .headers
+            .push_front(Header::Via(rsipstack::sip::Via::new(via)));
         let body_len = request.body.len();
         headers::fix_content_length(&mut request, body_len);
         self.open_client_tx(now, request, peer, branch)
@@ -732,18 +805,40 @@ impl Endpoint {
             Transport::Udp => self.config.udp_port,
             Transport::Tcp => self.config.tcp_port,
         };
-        format!("SIP/2.0/{} {}:{};branch={};rport", transport.via_token(), self.config.via_host, port, branch)
+        format!(
+            "SIP/2.0/{} {}:{};branch={};rport",
+            transport.via_token(),
+            self.config.via_host,
+            port,
+            branch
+        )
     }
 
-    fn open_client_tx(&mut self, now: Instant, request: Request, peer: Peer, branch: String) -> Result<ClientTxId, EndpointError> {
+    fn open_client_tx(
+        &mut self,
+        now: Instant,
+        request: Request,
+        peer: Peer,
+        branch: String,
+    ) -> Result<ClientTxId, EndpointError> {
         let call_id = call_id(&request).ok_or(EndpointError::Incomplete("Call-ID"))?;
         cseq(&request).ok_or(EndpointError::Incomplete("CSeq"))?;
         let bytes = Bytes::from(request.to_bytes());
         let reliable = peer.transport.is_reliable();
         let machine = if request.method == Method::Invite {
-            ClientMachine::Invite(ClientInvite::new(now, bytes.clone(), reliable, self.config.timers))
+            ClientMachine::Invite(ClientInvite::new(
+                now,
+                bytes.clone(),
+                reliable,
+                self.config.timers,
+            ))
         } else {
-            ClientMachine::NonInvite(ClientNonInvite::new(now, bytes.clone(), reliable, self.config.timers))
+            ClientMachine::NonInvite(ClientNonInvite::new(
+                now,
+                bytes.clone(),
+                reliable,
+                self.config.timers,
+            ))
         };
         let id = self.allocate_id();
         let key = ClientKey {
@@ -779,7 +874,10 @@ impl Endpoint {
     /// CANCEL waits and goes out with the first 1xx; after a final response
     /// there is nothing to cancel (after a 2xx the TU sends BYE instead).
     pub fn cancel(&mut self, now: Instant, tx: ClientTxId) -> Result<(), EndpointError> {
-        let entry = self.client.get_mut(&tx.0).ok_or(EndpointError::UnknownTransaction)?;
+        let entry = self
+            .client
+            .get_mut(&tx.0)
+            .ok_or(EndpointError::UnknownTransaction)?;
         let ClientMachine::Invite(m) = &entry.machine else {
             return Err(EndpointError::NothingToCancel);
         };
@@ -800,7 +898,9 @@ impl Endpoint {
     }
 
     fn send_cancel(&mut self, now: Instant, id: u64) {
-        let Some(entry) = self.client.get_mut(&id) else { return };
+        let Some(entry) = self.client.get_mut(&id) else {
+            return;
+        };
         entry.cancel_sent = true;
         entry.cancel_pending = false;
         let invite = &entry.request;
@@ -823,11 +923,13 @@ impl Endpoint {
     pub fn send_ack(&mut self, _now: Instant, invite_tx: ClientTxId, mut ack: Request, peer: Peer) {
         let branch = self.ids.branch();
         let via = self.via_value(peer.transport, &branch);
-        ack.headers.push_front(Header::Via(rsipstack::sip::Via::new(via)));
+        ack.headers
+            .push_front(Header::Via(rsipstack::sip::Via::new(via)));
         let body_len = ack.body.len();
         headers::fix_content_length(&mut ack, body_len);
         let bytes = Bytes::from(ack.to_bytes());
-        if let (Some(entry), Some(tag)) = (self.client.get_mut(&invite_tx.0), headers::to_tag(&ack)) {
+        if let (Some(entry), Some(tag)) = (self.client.get_mut(&invite_tx.0), headers::to_tag(&ack))
+        {
             if entry.ack_2xx.is_none() {
                 entry.ack_2xx = Some((tag, bytes.clone()));
             }

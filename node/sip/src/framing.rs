@@ -55,13 +55,18 @@ impl StreamFramer {
     /// The next whole message, `Ok(None)` if more bytes are needed.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FramingError> {
         // Keep-alives: a double CRLF ping, or single CRLFs between messages.
-        let leading = self.buffer.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        let leading = self
+            .buffer
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'))
+            .count();
         if leading > 0 {
             let ping = self.buffer.starts_with(b"\r\n\r\n");
             if leading == self.buffer.len() && !ping {
                 return Ok(None);
             }
-            self.buffer.drain(..leading.min(if ping { 4 } else { leading }));
+            self.buffer
+                .drain(..leading.min(if ping { 4 } else { leading }));
             if ping {
                 return Ok(Some(Frame::Keepalive));
             }
@@ -75,14 +80,18 @@ impl StreamFramer {
         let head = String::from_utf8_lossy(&self.buffer[..head_end]);
         let mut length: Option<usize> = None;
         for line in head.split("\r\n").skip(1) {
-            let Some((name, value)) = line.split_once(':') else { continue };
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
             let name = name.trim();
             if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
                 let value = value.trim();
                 if !value.bytes().all(|b| b.is_ascii_digit()) || value.is_empty() {
                     return Err(FramingError::BadContentLength);
                 }
-                let parsed = value.parse::<usize>().map_err(|_| FramingError::BadContentLength)?;
+                let parsed = value
+                    .parse::<usize>()
+                    .map_err(|_| FramingError::BadContentLength)?;
                 if length.is_some_and(|l| l != parsed) {
                     return Err(FramingError::BadContentLength);
                 }

@@ -51,11 +51,17 @@ impl Scanner {
 
     /// The positions of `wanted` outside quotes, and outside `<…>` unless
     /// `inside_angles` allows them there.
-    fn find_all(value: &str, wanted: char, inside_angles: bool) -> impl Iterator<Item = usize> + '_ {
+    fn find_all(
+        value: &str,
+        wanted: char,
+        inside_angles: bool,
+    ) -> impl Iterator<Item = usize> + '_ {
         let mut scanner = Scanner::default();
         value
             .char_indices()
-            .filter(move |(_, c)| scanner.step(*c) && *c == wanted && (inside_angles || !scanner.angle))
+            .filter(move |(_, c)| {
+                scanner.step(*c) && *c == wanted && (inside_angles || !scanner.angle)
+            })
             .map(|(i, _)| i)
     }
 }
@@ -78,7 +84,9 @@ pub fn split_list(value: &str) -> Vec<&str> {
 /// Via entry): everything after the first `;` that is outside quotes and
 /// outside `<…>`.
 fn header_params(value: &str) -> &str {
-    Scanner::find_all(value, ';', false).next().map_or("", |i| &value[i + 1..])
+    Scanner::find_all(value, ';', false)
+        .next()
+        .map_or("", |i| &value[i + 1..])
 }
 
 /// A header parameter's value (`tag`, `branch`, `rport`, …); `Some("")` for
@@ -89,7 +97,8 @@ pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
             Some((k, v)) => (k.trim(), v.trim()),
             None => (p.trim(), ""),
         };
-        key.eq_ignore_ascii_case(name).then(|| val.trim_matches('"'))
+        key.eq_ignore_ascii_case(name)
+            .then(|| val.trim_matches('"'))
     })
 }
 
@@ -103,19 +112,25 @@ pub fn via_param<'a>(via: &'a str, name: &str) -> Option<&'a str> {
 pub fn top_via<M: HeadersExt>(message: &M) -> Option<String> {
     let first = message.via_header().ok()?;
     let entry = split_list(first.value()).into_iter().next()?;
-    entry.starts_with("SIP/2.0/").then(|| entry.to_string()).or_else(|| {
-        // Tolerate lower-case protocol names; reject anything else.
-        entry
-            .to_ascii_uppercase()
-            .starts_with("SIP/2.0/")
-            .then(|| entry.to_string())
-    })
+    entry
+        .starts_with("SIP/2.0/")
+        .then(|| entry.to_string())
+        .or_else(|| {
+            // Tolerate lower-case protocol names; reject anything else.
+            entry
+                .to_ascii_uppercase()
+                .starts_with("SIP/2.0/")
+                .then(|| entry.to_string())
+        })
 }
 
 /// The `sent-by` of a Via entry (`host[:port]`), used in server transaction
 /// keys (RFC 3261 §17.2.3).
 pub fn via_sent_by(via: &str) -> &str {
-    let after_proto = via.split_once(char::is_whitespace).map(|x| x.1).unwrap_or("");
+    let after_proto = via
+        .split_once(char::is_whitespace)
+        .map(|x| x.1)
+        .unwrap_or("");
     let end = after_proto.find(';').unwrap_or(after_proto.len());
     after_proto[..end].trim()
 }

@@ -21,7 +21,9 @@ impl IdGenerator {
     /// The next 64 pseudo-random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.counter = self.counter.wrapping_add(1);
-        let mut z = self.seed.wrapping_add(self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut z = self
+            .seed
+            .wrapping_add(self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
@@ -39,7 +41,11 @@ impl IdGenerator {
 
     /// A Call-ID, globally unique with the host part.
     pub fn call_id(&mut self, host: &str) -> String {
-        format!("{:016x}{:08x}@{host}", self.next_u64(), self.next_u64() as u32)
+        format!(
+            "{:016x}{:08x}@{host}",
+            self.next_u64(),
+            self.next_u64() as u32
+        )
     }
 }
 

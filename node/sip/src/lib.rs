@@ -63,6 +63,8 @@ pub mod wire;
 pub use rsipstack::sip as msg;
 
 pub use dialog::{Dialog, DialogError, DialogId};
-pub use endpoint::{ClientTxId, Endpoint, EndpointConfig, EndpointError, Event, ServerTxId, Transmit};
+pub use endpoint::{
+    ClientTxId, Endpoint, EndpointConfig, EndpointError, Event, ServerTxId, Transmit,
+};
 pub use timer::{Timer, TimerConfig};
 pub use wire::{Peer, Transport};

@@ -160,12 +160,21 @@ pub fn parse(body: &[u8]) -> Result<AudioStream, SdpError> {
             }
             let value = a.value.as_deref()?;
             let (number, encoding) = value.split_once(' ')?;
-            (number.trim().parse::<u8>().ok()? == pt).then(|| encoding.split('/').next().unwrap_or_default().trim().to_string())
+            (number.trim().parse::<u8>().ok()? == pt).then(|| {
+                encoding
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            })
         })
     };
     let mut formats = Vec::new();
     for format in &media.media_name.formats {
-        let Ok(pt) = format.parse::<u8>() else { continue };
+        let Ok(pt) = format.parse::<u8>() else {
+            continue;
+        };
         let name = rtpmap(pt).or_else(|| match pt {
             0 => Some("PCMU".into()),
             8 => Some("PCMA".into()),
@@ -236,9 +245,20 @@ pub fn answer(offer: &AudioStream, ours: &[Codec]) -> Result<Negotiated, SdpErro
     let (pt, codec) = offer
         .formats
         .iter()
-        .find_map(|(pt, name)| Codec::from_name(name).filter(|c| ours.contains(c)).map(|c| (*pt, c)))
+        .find_map(|(pt, name)| {
+            Codec::from_name(name)
+                .filter(|c| ours.contains(c))
+                .map(|c| (*pt, c))
+        })
         .ok_or_else(|| {
-            SdpError::NoCommonCodec(offer.formats.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(","))
+            SdpError::NoCommonCodec(
+                offer
+                    .formats
+                    .iter()
+                    .map(|(_, n)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
         })?;
     Ok(Negotiated {
         codec,
@@ -254,8 +274,21 @@ pub fn accept_answer(answer: &AudioStream, ours: &[Codec]) -> Result<Negotiated,
     let (pt, codec) = answer
         .formats
         .iter()
-        .find_map(|(pt, name)| Codec::from_name(name).filter(|c| ours.contains(c)).map(|c| (*pt, c)))
-        .ok_or_else(|| SdpError::NoCommonCodec(answer.formats.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(",")))?;
+        .find_map(|(pt, name)| {
+            Codec::from_name(name)
+                .filter(|c| ours.contains(c))
+                .map(|c| (*pt, c))
+        })
+        .ok_or_else(|| {
+            SdpError::NoCommonCodec(
+                answer
+                    .formats
+                    .iter()
+                    .map(|(_, n)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+        })?;
     Ok(Negotiated {
         codec,
         payload_type: pt,
@@ -302,7 +335,11 @@ fn write_header(out: &mut String, local: &LocalMedia) {
 pub fn write_answer(local: &LocalMedia, negotiated: &Negotiated) -> String {
     let mut out = String::with_capacity(256);
     write_header(&mut out, local);
-    let _ = write!(out, "m=audio {} RTP/AVP {}", local.port, negotiated.payload_type);
+    let _ = write!(
+        out,
+        "m=audio {} RTP/AVP {}",
+        local.port, negotiated.payload_type
+    );
     if let Some(dtmf) = negotiated.dtmf_payload_type {
         let _ = write!(out, " {dtmf}");
     }
@@ -313,9 +350,16 @@ pub fn write_answer(local: &LocalMedia, negotiated: &Negotiated) -> String {
         negotiated.codec.name()
     );
     if let Some(dtmf) = negotiated.dtmf_payload_type {
-        let _ = write!(out, "a=rtpmap:{dtmf} telephone-event/8000\r\na=fmtp:{dtmf} 0-15\r\n");
+        let _ = write!(
+            out,
+            "a=rtpmap:{dtmf} telephone-event/8000\r\na=fmtp:{dtmf} 0-15\r\n"
+        );
     }
-    let _ = write!(out, "a=ptime:20\r\na={}\r\n", negotiated.direction.attribute());
+    let _ = write!(
+        out,
+        "a=ptime:20\r\na={}\r\n",
+        negotiated.direction.attribute()
+    );
     out
 }
 
@@ -329,7 +373,12 @@ pub fn write_offer(local: &LocalMedia, codecs: &[Codec], direction: Direction) -
     }
     let _ = write!(out, " {TELEPHONE_EVENT_PT}\r\n");
     for codec in codecs {
-        let _ = write!(out, "a=rtpmap:{} {}/8000\r\n", codec.payload_type(), codec.name());
+        let _ = write!(
+            out,
+            "a=rtpmap:{} {}/8000\r\n",
+            codec.payload_type(),
+            codec.name()
+        );
     }
     let _ = write!(
         out,

@@ -157,8 +157,14 @@ mod tests {
         table.set(Timer::A, t0 + Duration::from_millis(500));
         assert_eq!(table.next_deadline(), Some(t0 + Duration::from_millis(500)));
         assert_eq!(table.pop_expired(t0), None);
-        assert_eq!(table.pop_expired(t0 + Duration::from_secs(40)), Some(Timer::A));
-        assert_eq!(table.pop_expired(t0 + Duration::from_secs(40)), Some(Timer::B));
+        assert_eq!(
+            table.pop_expired(t0 + Duration::from_secs(40)),
+            Some(Timer::A)
+        );
+        assert_eq!(
+            table.pop_expired(t0 + Duration::from_secs(40)),
+            Some(Timer::B)
+        );
         assert_eq!(table.pop_expired(t0 + Duration::from_secs(40)), None);
     }
 }

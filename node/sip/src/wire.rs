@@ -108,8 +108,20 @@ impl fmt::Display for DropReason {
 /// Methods this parser knows. Anything else that is a valid token is an
 /// extension method, answered with 501 (RFC 3261 §8.2.1).
 const KNOWN_METHODS: &[&str] = &[
-    "ACK", "BYE", "CANCEL", "INFO", "INVITE", "MESSAGE", "NOTIFY", "OPTIONS", "PRACK", "PUBLISH",
-    "REFER", "REGISTER", "SUBSCRIBE", "UPDATE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "INFO",
+    "INVITE",
+    "MESSAGE",
+    "NOTIFY",
+    "OPTIONS",
+    "PRACK",
+    "PUBLISH",
+    "REFER",
+    "REGISTER",
+    "SUBSCRIBE",
+    "UPDATE",
 ];
 
 /// Largest message the node accepts; anything bigger is not a call-center
@@ -118,11 +130,17 @@ pub const MAX_MESSAGE_SIZE: usize = 64 * 1024;
 
 /// Checks and parses one whole message (a datagram, or one framed stream message).
 pub fn decode(bytes: &[u8]) -> Decoded {
-    if bytes.iter().all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t')) {
+    if bytes
+        .iter()
+        .all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
+    {
         return Decoded::Keepalive;
     }
     // RFC 3261 §7.5: CRLFs before the start line are ignored.
-    let start = bytes.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(0);
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(0);
     let bytes = &bytes[start..];
 
     let (head_len, body_start) = match find_head_end(bytes) {
@@ -188,7 +206,12 @@ fn decode_response(bytes: &[u8], raw: &RawHeaders, head_len: usize, body_start: 
 }
 
 fn decode_request(bytes: &[u8], raw: RawHeaders, head_len: usize, body_start: usize) -> Decoded {
-    if !raw.start_line.bytes().next().is_some_and(|b| b.is_ascii_alphabetic()) {
+    if !raw
+        .start_line
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+    {
         // Not a request line: binary noise or a stray fragment.
         if raw.get("via").is_none() {
             return Decoded::Drop(DropReason::NotSip);
@@ -228,7 +251,13 @@ fn decode_request(bytes: &[u8], raw: RawHeaders, head_len: usize, body_start: us
         match raw.count(name) {
             0 => return reject(400, format!("Bad Request (missing {label} header)"), raw),
             1 => {}
-            _ => return reject(400, format!("Bad Request (more than one {label} header)"), raw),
+            _ => {
+                return reject(
+                    400,
+                    format!("Bad Request (more than one {label} header)"),
+                    raw,
+                )
+            }
         }
     }
     // CSeq = 1*DIGIT LWS Method, the number below 2**31 and the method equal
@@ -236,7 +265,11 @@ fn decode_request(bytes: &[u8], raw: RawHeaders, head_len: usize, body_start: us
     match raw.get("cseq").and_then(headers::parse_cseq) {
         Some((_, cseq_method)) if cseq_method == method => {}
         Some(_) => {
-            return reject(400, "Bad Request (CSeq method does not match the request)".into(), raw)
+            return reject(
+                400,
+                "Bad Request (CSeq method does not match the request)".into(),
+                raw,
+            )
         }
         None => return reject(400, "Bad Request (malformed CSeq)".into(), raw),
     }
@@ -276,17 +309,19 @@ fn decode_request(bytes: &[u8], raw: RawHeaders, head_len: usize, body_start: us
         }
         if !request.body.is_empty() {
             let content_type = raw.get("content-type").unwrap_or_default();
-            if !content_type.trim().to_ascii_lowercase().starts_with("application/sdp") {
+            if !content_type
+                .trim()
+                .to_ascii_lowercase()
+                .starts_with("application/sdp")
+            {
                 // RFC 3261 §21.4.13: the answer lists what we accept.
                 return reject(415, "Unsupported Media Type".into(), raw);
             }
         }
     }
     // RFC 3261 §8.2.2.3: an extension the request requires and we lack.
-    if !matches!(request.method, Method::Ack | Method::Cancel) {
-        if raw.get("require").is_some_and(|r| !r.trim().is_empty()) {
-            return reject(420, "Bad Extension".into(), raw);
-        }
+    if !matches!(request.method, Method::Ack | Method::Cancel) && raw.get("require").is_some_and(|r| !r.trim().is_empty()) {
+        return reject(420, "Bad Extension".into(), raw);
     }
     Decoded::Request(request)
 }
@@ -397,7 +432,11 @@ impl RawHeaders {
     /// Scans a header section (everything before the blank line).
     pub fn scan(head: &str) -> RawHeaders {
         let mut lines = head.split("\r\n").flat_map(|l| l.split('\n'));
-        let start_line = lines.next().unwrap_or_default().trim_end_matches('\r').to_string();
+        let start_line = lines
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('\r')
+            .to_string();
         let mut fields: Vec<(String, String)> = Vec::new();
         for line in lines {
             let line = line.trim_end_matches('\r');
@@ -423,7 +462,10 @@ impl RawHeaders {
 
     /// The first value of a field (lower-case long name).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of a field, in order.
@@ -441,14 +483,25 @@ impl RawHeaders {
 
     /// A stateless response to these headers (RFC 3261 §8.2.6): Via, From,
     /// Call-ID and CSeq copied, a To tag added when missing.
-    pub fn response(&self, status: u16, reason: &str, to_tag: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+    pub fn response(
+        &self,
+        status: u16,
+        reason: &str,
+        to_tag: &str,
+        extra: &[(&str, &str)],
+    ) -> Vec<u8> {
         let mut out = format!("SIP/2.0 {status} {reason}\r\n");
         for via in self.all("via") {
             out.push_str("Via: ");
             out.push_str(via);
             out.push_str("\r\n");
         }
-        for (name, label) in [("from", "From"), ("to", "To"), ("call-id", "Call-ID"), ("cseq", "CSeq")] {
+        for (name, label) in [
+            ("from", "From"),
+            ("to", "To"),
+            ("call-id", "Call-ID"),
+            ("cseq", "CSeq"),
+        ] {
             if let Some(value) = self.get(name) {
                 out.push_str(label);
                 out.push_str(": ");
@@ -566,19 +619,25 @@ mod tests {
 
     #[test]
     fn a_wrong_version_gets_505() {
-        let bytes = String::from_utf8(request("", "")).unwrap().replace("SIP/2.0\r\nVia", "SIP/7.0\r\nVia");
+        let bytes = String::from_utf8(request("", ""))
+            .unwrap()
+            .replace("SIP/2.0\r\nVia", "SIP/7.0\r\nVia");
         assert_eq!(rejected(bytes.as_bytes()).0, 505);
     }
 
     #[test]
     fn a_cseq_method_mismatch_gets_400() {
-        let bytes = String::from_utf8(request("", "")).unwrap().replace("314159 INVITE", "314159 BYE");
+        let bytes = String::from_utf8(request("", ""))
+            .unwrap()
+            .replace("314159 INVITE", "314159 BYE");
         assert_eq!(rejected(bytes.as_bytes()).0, 400);
     }
 
     #[test]
     fn a_sips_uri_gets_416() {
-        let bytes = String::from_utf8(request("", "")).unwrap().replace("INVITE sip:", "INVITE sips:");
+        let bytes = String::from_utf8(request("", ""))
+            .unwrap()
+            .replace("INVITE sip:", "INVITE sips:");
         assert_eq!(rejected(bytes.as_bytes()).0, 416);
     }
 
@@ -594,7 +653,10 @@ mod tests {
         let Decoded::Request(r) = decode(bytes) else {
             panic!("not accepted")
         };
-        assert_eq!(headers::via_param(&headers::top_via(&r).unwrap(), "branch"), Some("z9hG4bKfold"));
+        assert_eq!(
+            headers::via_param(&headers::top_via(&r).unwrap(), "branch"),
+            Some("z9hG4bKfold")
+        );
     }
 
     #[test]

@@ -51,13 +51,31 @@ fn a_2xx_is_retransmitted_on_the_timer_g_schedule_until_the_ack() {
     let tx = answer(&mut h, 200);
     h.advance_to(ms(8000));
     // T1, then doubling up to T2: 0.5, 1, 2, 4, 4 s apart.
-    assert_eq!(h.sent_at(MessageKind::Response(200)), vec![0, 500, 1500, 3500, 7500]);
-    h.receive(udp_peer(), &request("ACK", "z9hG4bKack", "c1", 1, Some("node1")));
-    assert!(h.events.iter().any(|(at, e)| at.as_millis() == 8000 && matches!(e, Event::Ack { invite_tx: Some(t), .. } if *t == tx)));
+    assert_eq!(
+        h.sent_at(MessageKind::Response(200)),
+        vec![0, 500, 1500, 3500, 7500]
+    );
+    h.receive(
+        udp_peer(),
+        &request("ACK", "z9hG4bKack", "c1", 1, Some("node1")),
+    );
+    assert!(h.events.iter().any(|(at, e)| at.as_millis() == 8000
+        && matches!(e, Event::Ack { invite_tx: Some(t), .. } if *t == tx)));
     h.advance_to(ms(40_000));
-    assert_eq!(h.sent_at(MessageKind::Response(200)).len(), 5, "no retransmission after the ACK");
-    assert!(!h.events.iter().any(|(_, e)| matches!(e, Event::AckTimeout { .. })));
-    assert_eq!(h.endpoint.transaction_count(), (0, 0), "Timer L ended the transaction");
+    assert_eq!(
+        h.sent_at(MessageKind::Response(200)).len(),
+        5,
+        "no retransmission after the ACK"
+    );
+    assert!(!h
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::AckTimeout { .. })));
+    assert_eq!(
+        h.endpoint.transaction_count(),
+        (0, 0),
+        "Timer L ended the transaction"
+    );
 }
 
 #[test]
@@ -87,7 +105,13 @@ fn a_retransmitted_ack_reaches_the_tu_once() {
     let ack = request("ACK", "z9hG4bKack", "c1", 1, Some("node1"));
     h.receive(udp_peer(), &ack);
     h.receive(udp_peer(), &ack);
-    assert_eq!(h.events.iter().filter(|(_, e)| matches!(e, Event::Ack { .. })).count(), 1);
+    assert_eq!(
+        h.events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Ack { .. }))
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -98,7 +122,13 @@ fn a_retransmitted_invite_gets_the_last_provisional_again_and_never_reaches_the_
     answer(&mut h, 180);
     h.receive(udp_peer(), &inv);
     assert_eq!(h.sent_at(MessageKind::Response(180)), vec![0, 0]);
-    assert_eq!(h.events.iter().filter(|(_, e)| matches!(e, Event::Request { .. })).count(), 1);
+    assert_eq!(
+        h.events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Request { .. }))
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -109,13 +139,29 @@ fn a_final_error_is_retransmitted_until_the_ack_then_confirmed_for_t4() {
     h.advance_to(ms(2000));
     assert_eq!(h.sent_at(MessageKind::Response(486)), vec![0, 500, 1500]);
     // The ACK of a non-2xx carries the INVITE's branch (§17.1.1.3).
-    h.receive(udp_peer(), &request("ACK", "z9hG4bKa", "c1", 1, Some("node1")));
-    assert_eq!(h.endpoint.server_invite_state(tx), Some(ServerInviteState::Confirmed));
-    assert!(!h.events.iter().any(|(_, e)| matches!(e, Event::Ack { .. })), "non-2xx ACK stays in the transaction");
+    h.receive(
+        udp_peer(),
+        &request("ACK", "z9hG4bKa", "c1", 1, Some("node1")),
+    );
+    assert_eq!(
+        h.endpoint.server_invite_state(tx),
+        Some(ServerInviteState::Confirmed)
+    );
+    assert!(
+        !h.events.iter().any(|(_, e)| matches!(e, Event::Ack { .. })),
+        "non-2xx ACK stays in the transaction"
+    );
     h.advance_to(ms(6999));
-    assert_eq!(h.endpoint.server_invite_state(tx), Some(ServerInviteState::Confirmed));
+    assert_eq!(
+        h.endpoint.server_invite_state(tx),
+        Some(ServerInviteState::Confirmed)
+    );
     h.advance_to(ms(7000));
-    assert_eq!(h.endpoint.server_invite_state(tx), None, "Timer I = T4 after the ACK");
+    assert_eq!(
+        h.endpoint.server_invite_state(tx),
+        None,
+        "Timer I = T4 after the ACK"
+    );
     assert_eq!(h.sent_at(MessageKind::Response(486)).len(), 3);
 }
 
@@ -125,7 +171,10 @@ fn a_final_error_without_ack_gives_up_at_timer_h() {
     h.receive(udp_peer(), &invite("z9hG4bKa", "c1"));
     let tx = answer(&mut h, 603);
     h.advance_to(ms(31_999));
-    assert_eq!(h.endpoint.server_invite_state(tx), Some(ServerInviteState::Completed));
+    assert_eq!(
+        h.endpoint.server_invite_state(tx),
+        Some(ServerInviteState::Completed)
+    );
     h.advance_to(ms(32_000));
     assert_eq!(h.endpoint.server_invite_state(tx), None);
 }
@@ -137,7 +186,13 @@ fn over_tcp_nothing_is_retransmitted() {
     answer(&mut h, 200);
     h.advance_to(ms(40_000));
     assert_eq!(h.sent_at(MessageKind::Response(200)), vec![0]);
-    assert_eq!(h.events.iter().filter(|(_, e)| matches!(e, Event::AckTimeout { .. })).count(), 1);
+    assert_eq!(
+        h.events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::AckTimeout { .. }))
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -152,8 +207,14 @@ fn cancel_before_the_final_response_gets_200_and_the_invite_487() {
     let terminated = h.sent_texts(MessageKind::Response(487));
     assert_eq!(terminated.len(), 1);
     assert!(terminated[0].contains("CSeq: 1 INVITE"));
-    assert!(terminated[0].contains("tag=node1"), "487 keeps the To tag of the 180");
-    assert!(h.events.iter().any(|(_, e)| matches!(e, Event::Cancelled { .. })));
+    assert!(
+        terminated[0].contains("tag=node1"),
+        "487 keeps the To tag of the 180"
+    );
+    assert!(h
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::Cancelled { .. })));
     // A 2xx attempted after the CANCEL is refused: the INVITE is completed.
     let tx = invite_tx(&h);
     assert!(h.endpoint.server_invite_state(tx) == Some(ServerInviteState::Completed));
@@ -173,5 +234,8 @@ fn cancel_after_the_2xx_changes_nothing() {
     answer(&mut h, 200);
     h.receive(udp_peer(), &request("CANCEL", "z9hG4bKa", "c1", 1, None));
     assert_eq!(h.sent_at(MessageKind::Response(487)), Vec::<u128>::new());
-    assert!(!h.events.iter().any(|(_, e)| matches!(e, Event::Cancelled { .. })));
+    assert!(!h
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::Cancelled { .. })));
 }

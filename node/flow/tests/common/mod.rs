@@ -1,5 +1,5 @@
 #![allow(dead_code)]
-use cc_flow::{load_unit, UniversityCalendar, Unit};
+use cc_flow::{load_unit, Unit, UniversityCalendar};
 
 /// A small valid unit that uses every step type.
 pub const BASE: &str = r#"

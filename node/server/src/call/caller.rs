@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use cc_flow::FlowEvent;
 use cc_media::dtmf::DtmfDetector;
-use cc_media::relay::{translate, LegFormat, Latch, PacketKind};
+use cc_media::relay::{translate, Latch, LegFormat, PacketKind};
 use cc_media::rtp::{self, RtpSender};
 use cc_media::Law;
 use cc_sip::headers::{self, response_for};
@@ -49,7 +49,10 @@ pub(super) struct CallerLeg {
 
 impl Call {
     pub(super) async fn respond(&self, tx: ServerTxId, response: Response) {
-        self.node.sip.command(SipCommand::Respond { tx, response }).await;
+        self.node
+            .sip
+            .command(SipCommand::Respond { tx, response })
+            .await;
     }
 
     pub(super) fn contact(&self, transport: Transport) -> String {
@@ -90,7 +93,11 @@ impl Call {
         let contact = self.contact(self.caller.source.transport);
         let mut response = response_for(&self.caller.invite, 200, Some(&self.caller.local_tag));
         headers::push(&mut response.headers, "Contact", format!("<{contact}>"));
-        headers::push(&mut response.headers, "Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE");
+        headers::push(
+            &mut response.headers,
+            "Allow",
+            "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE",
+        );
         headers::set_body(&mut response, "application/sdp", body.into_bytes());
         self.respond(self.caller.tx, response).await;
         self.caller.final_sent = true;
@@ -109,12 +116,18 @@ impl Call {
     }
 
     fn open_caller_media(&mut self) {
-        let Some(n) = &self.caller.negotiated else { return };
+        let Some(n) = &self.caller.negotiated else {
+            return;
+        };
         let format = format_of(n);
         self.caller.format = Some(format);
         // Held: the caller sends us nothing (our side does not receive).
         self.caller.held = !n.direction.receives();
-        let sender = RtpSender::new(self.node.random() as u32, self.node.random() as u16, self.node.random() as u32);
+        let sender = RtpSender::new(
+            self.node.random() as u32,
+            self.node.random() as u16,
+            self.node.random() as u32,
+        );
         self.node.media.send(MediaCommand::Open {
             leg: self.caller.leg,
             socket: Arc::clone(&self.caller.port.sender),
@@ -133,7 +146,9 @@ impl Call {
     /// The ACK of a 200 that carried our offer (the INVITE had no SDP)
     /// carries the caller's answer.
     pub(super) async fn on_late_answer(&mut self, ack: &Request) {
-        let negotiated = sdp::parse(&ack.body).ok().and_then(|s| sdp::accept_answer(&s, &CODECS).ok());
+        let negotiated = sdp::parse(&ack.body)
+            .ok()
+            .and_then(|s| sdp::accept_answer(&s, &CODECS).ok());
         match negotiated {
             Some(n) => {
                 self.caller.latch = Latch::new(n.destination);
@@ -154,9 +169,13 @@ impl Call {
         if !self.caller.answered {
             return;
         }
-        let Some(mut dialog) = self.caller.dialog.take() else { return };
+        let Some(mut dialog) = self.caller.dialog.take() else {
+            return;
+        };
         self.caller.answered = false;
-        self.node.media.send(MediaCommand::Stop { leg: self.caller.leg });
+        self.node.media.send(MediaCommand::Stop {
+            leg: self.caller.leg,
+        });
         if let Ok(bye) = dialog.request(Method::Bye) {
             let peer = self.caller_next_hop(&dialog).await;
             let _ = self.node.sip.request(bye, peer, self.me.clone()).await;
@@ -239,7 +258,9 @@ impl Call {
             let offset = packet.len() - parsed.payload.len();
             if let Some(other) = self.connected() {
                 if let (Some(to), Some(destination)) = (other.format, other.latch.destination()) {
-                    if translate(packet, offset, &format, &to) && other.port.socket.try_send_to(packet, destination).is_ok() {
+                    if translate(packet, offset, &format, &to)
+                        && other.port.socket.try_send_to(packet, destination).is_ok()
+                    {
                         metrics.rtp_out.inc();
                     }
                 }
@@ -248,20 +269,40 @@ impl Call {
     }
 
     pub(super) fn on_digit(&mut self, digit: char) {
-        self.node.metrics.dtmf.get_or_create(&UnitLabel { unit: self.record.unit.clone() }).inc();
+        self.node
+            .metrics
+            .dtmf
+            .get_or_create(&UnitLabel {
+                unit: self.record.unit.clone(),
+            })
+            .inc();
         self.pending.push_back(FlowEvent::Digit(digit));
     }
 
     /// Sends a relayed packet (already translated) to the caller.
     pub(super) fn send_to_caller(&self, packet: &[u8]) -> bool {
-        let muted = self.caller.negotiated.as_ref().is_some_and(|n| !n.may_send());
+        let muted = self
+            .caller
+            .negotiated
+            .as_ref()
+            .is_some_and(|n| !n.may_send());
         match (muted, self.caller.latch.destination()) {
-            (false, Some(destination)) => self.caller.port.socket.try_send_to(packet, destination).is_ok(),
+            (false, Some(destination)) => self
+                .caller
+                .port
+                .socket
+                .try_send_to(packet, destination)
+                .is_ok(),
             _ => false,
         }
     }
 
-    pub(super) async fn on_caller_request(&mut self, tx: ServerTxId, request: Request, _source: Peer) {
+    pub(super) async fn on_caller_request(
+        &mut self,
+        tx: ServerTxId,
+        request: Request,
+        _source: Peer,
+    ) {
         let Some(dialog) = self.caller.dialog.as_mut() else {
             self.respond(tx, response_for(&request, 481, None)).await;
             return;
@@ -280,7 +321,9 @@ impl Call {
                 self.record.ended_by.get_or_insert_with(|| "caller".into());
                 self.caller.answered = false;
                 self.caller.dialog = None;
-                self.node.media.send(MediaCommand::Stop { leg: self.caller.leg });
+                self.node.media.send(MediaCommand::Stop {
+                    leg: self.caller.leg,
+                });
                 self.caller_hung_up();
                 self.hang_up_legs().await;
             }
@@ -320,7 +363,11 @@ impl Call {
                     self.caller.negotiated = Some(n.clone());
                     self.caller.last_rtp = Instant::now();
                     let local = self.local_media();
-                    headers::set_body(&mut response, "application/sdp", sdp::write_answer(&local, &n).into_bytes());
+                    headers::set_body(
+                        &mut response,
+                        "application/sdp",
+                        sdp::write_answer(&local, &n).into_bytes(),
+                    );
                 }
                 Err(status) => {
                     self.respond(tx, response_for(&request, status, None)).await;
@@ -347,7 +394,11 @@ fn dtmf_relay_digit(request: &Request) -> Option<char> {
     body.lines().find_map(|line| {
         let (key, value) = line.split_once('=')?;
         if key.trim().eq_ignore_ascii_case("signal") {
-            value.trim().chars().next().filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D'))
+            value
+                .trim()
+                .chars()
+                .next()
+                .filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D'))
         } else {
             None
         }

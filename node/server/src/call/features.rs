@@ -51,7 +51,8 @@ fn confirmation(name: &str, prompt: Prompt) -> Arc<UnitRuntime> {
          prompts:\n  tone: tone.wav\n\
          flow:\n  start: confirm\n  steps:\n    confirm:\n      play: {{ prompts: [tone], next: bye }}\n    bye:\n      hangup: {{}}\n"
     );
-    let unit = load_unit(name, &yaml, &UniversityCalendar::default()).expect("the built-in confirmation flow is valid");
+    let unit = load_unit(name, &yaml, &UniversityCalendar::default())
+        .expect("the built-in confirmation flow is valid");
     Arc::new(UnitRuntime {
         unit: Arc::new(unit),
         prompts: HashMap::from([("tone".to_string(), prompt)]),
@@ -67,11 +68,15 @@ fn beeps() -> Prompt {
 
 /// `sip:user@host:port;params` → `user@host`, lower-cased.
 fn identity(uri: &str) -> Option<String> {
-    let rest = uri.strip_prefix("sip:").or_else(|| uri.strip_prefix("sips:"))?;
+    let rest = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("sips:"))?;
     let rest = rest.split([';', '?', '>']).next()?;
     let (user, host) = rest.split_once('@')?;
     let host = if host.starts_with('[') {
-        host.split_once(']').map(|(h, _)| format!("{h}]")).unwrap_or_default()
+        host.split_once(']')
+            .map(|(h, _)| format!("{h}]"))
+            .unwrap_or_default()
     } else {
         host.split(':').next().unwrap_or_default().to_string()
     };
@@ -88,13 +93,25 @@ impl FeatureCodes {
                 (settings.feature_unpause.clone(), Feature::Unpause),
             ],
             ok: confirmation("feature-ok", beeps()),
-            error: confirmation("feature-error", tone("error", 300.0, Duration::from_millis(700), 8000)),
+            error: confirmation(
+                "feature-error",
+                tone("error", 300.0, Duration::from_millis(700), 8000),
+            ),
         }
     }
 
     /// Whether `number` is a feature code; if so, who dials it.
-    pub fn recognise(&self, number: &str, caller: &str, directory: &Directory) -> Option<FeatureCall> {
-        let feature = self.codes.iter().find(|(code, _)| !code.is_empty() && code == number).map(|(_, f)| *f)?;
+    pub fn recognise(
+        &self,
+        number: &str,
+        caller: &str,
+        directory: &Directory,
+    ) -> Option<FeatureCall> {
+        let feature = self
+            .codes
+            .iter()
+            .find(|(code, _)| !code.is_empty() && code == number)
+            .map(|(_, f)| *f)?;
         let who = identity(caller);
         let agents: Vec<(String, String)> = directory
             .units()
@@ -109,8 +126,15 @@ impl FeatureCodes {
                     .collect::<Vec<_>>()
             })
             .collect();
-        let unit = agents.first().map(|(u, _)| u.clone()).unwrap_or_else(|| "features".into());
-        let confirm = if agents.is_empty() { Arc::clone(&self.error) } else { Arc::clone(&self.ok) };
+        let unit = agents
+            .first()
+            .map(|(u, _)| u.clone())
+            .unwrap_or_else(|| "features".into());
+        let confirm = if agents.is_empty() {
+            Arc::clone(&self.error)
+        } else {
+            Arc::clone(&self.ok)
+        };
         Some(FeatureCall {
             feature,
             agents,
@@ -152,9 +176,18 @@ mod tests {
 
     #[test]
     fn identities_ignore_ports_parameters_and_case() {
-        assert_eq!(identity("sip:Anna@127.0.0.1:5091;transport=udp").as_deref(), Some("anna@127.0.0.1"));
-        assert_eq!(identity("sip:anna@127.0.0.1").as_deref(), Some("anna@127.0.0.1"));
-        assert_eq!(identity("sip:pau@[2001:db8::1]:5060").as_deref(), Some("pau@[2001:db8::1]"));
+        assert_eq!(
+            identity("sip:Anna@127.0.0.1:5091;transport=udp").as_deref(),
+            Some("anna@127.0.0.1")
+        );
+        assert_eq!(
+            identity("sip:anna@127.0.0.1").as_deref(),
+            Some("anna@127.0.0.1")
+        );
+        assert_eq!(
+            identity("sip:pau@[2001:db8::1]:5060").as_deref(),
+            Some("pau@[2001:db8::1]")
+        );
         assert_eq!(identity("tel:+34931234567"), None);
     }
 }

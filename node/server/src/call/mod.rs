@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use cc_flow::{Action, FlowEvent, FlowRun, Outcome};
 use cc_media::dtmf::DtmfDetector;
 use cc_media::recorder::Recorder;
-use cc_media::relay::{LegFormat, Latch};
+use cc_media::relay::{Latch, LegFormat};
 use cc_media::rtp;
 use cc_media::Law;
 use cc_sip::headers::{self, response_for};
@@ -67,6 +67,9 @@ use queue::Queued;
 pub use routing::resolve;
 
 /// What reaches a call task.
+// Each input moves once through a channel; boxing SIP events would cost an
+// allocation per message for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum CallInput {
     /// A SIP event for one of the call's legs.
@@ -83,6 +86,9 @@ pub enum CallInput {
     QueueTimeout,
     /// Every agent of the queue logged out.
     QueueNoAgents,
+    /// The shared queues lost this node's callers (the other nodes took it
+    /// for dead, or Redis lost its state): a waiting caller joins again.
+    Requeue,
 }
 
 /// A call task's inbox.
@@ -116,19 +122,32 @@ fn format_of(n: &Negotiated) -> LegFormat {
 
 /// Admits a new INVITE and starts its task, or returns the status to refuse
 /// it with.
-pub fn start(node: Arc<Node>, tx: ServerTxId, invite: Request, source: Peer) -> Result<CallSender, u16> {
+pub fn start(
+    node: Arc<Node>,
+    tx: ServerTxId,
+    invite: Request,
+    source: Peer,
+) -> Result<CallSender, u16> {
     let number = invite
         .uri
         .user()
         .map(str::to_string)
-        .or_else(|| invite.to_header().ok().and_then(|t| t.uri().ok()).and_then(|u| u.user().map(str::to_string)))
+        .or_else(|| {
+            invite
+                .to_header()
+                .ok()
+                .and_then(|t| t.uri().ok())
+                .and_then(|u| u.user().map(str::to_string))
+        })
         .unwrap_or_default();
     let caller_uri = invite
         .from_header()
         .ok()
         .and_then(|f| headers::first_uri(f.value()).map(str::to_string))
         .unwrap_or_default();
-    let feature = node.features.recognise(&number, &caller_uri, &node.directory);
+    let feature = node
+        .features
+        .recognise(&number, &caller_uri, &node.directory);
     let unit = match &feature {
         Some(f) => Arc::clone(&f.confirm),
         None => match node.directory.by_number(&number) {
@@ -136,7 +155,9 @@ pub fn start(node: Arc<Node>, tx: ServerTxId, invite: Request, source: Peer) -> 
             None => return Err(404),
         },
     };
-    let record_unit = feature.as_ref().map_or_else(|| unit.id().to_string(), |f| f.unit.clone());
+    let record_unit = feature
+        .as_ref()
+        .map_or_else(|| unit.id().to_string(), |f| f.unit.clone());
     let call_id = headers::call_id(&invite).unwrap_or_default();
     let record = CallRecord {
         call_id: call_id.clone(),
@@ -219,7 +240,12 @@ pub fn start(node: Arc<Node>, tx: ServerTxId, invite: Request, source: Peer) -> 
         final_sent: false,
     };
     node.call_started();
-    node.metrics.calls_active.get_or_create(&UnitLabel { unit: record.unit.clone() }).inc();
+    node.metrics
+        .calls_active
+        .get_or_create(&UnitLabel {
+            unit: record.unit.clone(),
+        })
+        .inc();
     let max_call = now + Duration::from_secs(node.settings.limits.max_call_s);
     let call = Call {
         node,
@@ -328,7 +354,13 @@ impl Call {
         consider(self.flow_timer.map(|(at, _)| at));
         consider(self.answer_at);
         consider(self.recording.as_ref().map(|(_, at)| *at));
-        consider(self.legs.iter().filter(|l| l.is_ringing()).map(|l| l.ring_deadline).min());
+        consider(
+            self.legs
+                .iter()
+                .filter(|l| l.is_ringing())
+                .map(|l| l.ring_deadline)
+                .min(),
+        );
         consider(self.queue.as_ref().and_then(|q| q.announce_at));
         if self.caller.answered && !self.caller.held {
             consider(Some(self.caller.last_rtp + self.rtp_timeout()));
@@ -356,10 +388,18 @@ impl Call {
             self.end_recording().await;
         }
         self.ring_timeouts(now).await;
-        if self.queue.as_ref().and_then(|q| q.announce_at).is_some_and(|at| at <= now) {
+        if self
+            .queue
+            .as_ref()
+            .and_then(|q| q.announce_at)
+            .is_some_and(|at| at <= now)
+        {
             self.announce().await;
         }
-        if self.caller.answered && !self.caller.held && self.caller.last_rtp + self.rtp_timeout() <= now {
+        if self.caller.answered
+            && !self.caller.held
+            && self.caller.last_rtp + self.rtp_timeout() <= now
+        {
             tracing::info!(call = %self.record.call_id, "no RTP from the caller: ending the call as dead");
             self.record.ended_by = Some("rtp_timeout".into());
             self.hang_up_caller().await;
@@ -379,7 +419,8 @@ impl Call {
         if done.token >= OWN_TOKENS {
             self.announcement_done(done.token);
         } else {
-            self.pending.push_back(FlowEvent::PlaybackDone { token: done.token });
+            self.pending
+                .push_back(FlowEvent::PlaybackDone { token: done.token });
         }
     }
 
@@ -412,8 +453,12 @@ impl Call {
                         .inc();
                 }
                 Action::Play { token, prompts } => self.play(token, &prompts),
-                Action::StopPlayback => self.node.media.send(MediaCommand::Stop { leg: self.caller.leg }),
-                Action::StartTimer { token, after } => self.flow_timer = Some((Instant::now() + after, token)),
+                Action::StopPlayback => self.node.media.send(MediaCommand::Stop {
+                    leg: self.caller.leg,
+                }),
+                Action::StartTimer { token, after } => {
+                    self.flow_timer = Some((Instant::now() + after, token))
+                }
                 Action::Enqueue { queue, priority } => self.enqueue(&queue, priority).await,
                 Action::LeaveQueue => {
                     let reason = if self.caller_gone {
@@ -424,7 +469,8 @@ impl Call {
                     self.leave_queue(reason).await
                 }
                 Action::Record { max_duration } => {
-                    self.recording = Some((Recorder::new(max_duration), Instant::now() + max_duration));
+                    self.recording =
+                        Some((Recorder::new(max_duration), Instant::now() + max_duration));
                 }
                 Action::StopRecording => self.end_recording().await,
                 Action::Forward { target, timeout } => self.forward(&target, timeout).await,
@@ -452,13 +498,20 @@ impl Call {
             } => self.on_offer(agent, reservation, ring_timeout).await,
             CallInput::CancelOffer { reservation } => self.cancel_offer(&reservation).await,
             CallInput::QueueTimeout => self.queue_ended(cc_flow::QueueOutcome::Timeout, "timeout"),
-            CallInput::QueueNoAgents => self.queue_ended(cc_flow::QueueOutcome::NoAgents, "no_agents"),
+            CallInput::QueueNoAgents => {
+                self.queue_ended(cc_flow::QueueOutcome::NoAgents, "no_agents")
+            }
+            CallInput::Requeue => self.requeue().await,
         }
     }
 
     async fn on_sip(&mut self, event: Event) {
         match event {
-            Event::Request { tx, request, source } => {
+            Event::Request {
+                tx,
+                request,
+                source,
+            } => {
                 let call_id = headers::call_id(&request).unwrap_or_default();
                 if call_id == self.record.call_id {
                     self.on_caller_request(tx, request, source).await;
@@ -499,11 +552,19 @@ impl Call {
     // ----- voicemail -----
 
     async fn end_recording(&mut self) {
-        let Some((recorder, _)) = self.recording.take() else { return };
+        let Some((recorder, _)) = self.recording.take() else {
+            return;
+        };
         let path = voicemail::store(&self.node, &self.unit, &self.record, recorder).await;
         if let Some(path) = path {
             self.record.voicemail = Some(path);
-            self.node.metrics.voicemails.get_or_create(&UnitLabel { unit: self.record.unit.clone() }).inc();
+            self.node
+                .metrics
+                .voicemails
+                .get_or_create(&UnitLabel {
+                    unit: self.record.unit.clone(),
+                })
+                .inc();
         }
         self.pending.push_back(FlowEvent::RecordingDone);
     }
@@ -526,7 +587,9 @@ impl Call {
             self.respond(self.caller.tx, response).await;
             self.record.sip_status = Some(480);
         }
-        self.node.media.send(MediaCommand::Close { leg: self.caller.leg });
+        self.node.media.send(MediaCommand::Close {
+            leg: self.caller.leg,
+        });
         self.node
             .sip
             .command(SipCommand::Unroute {
@@ -544,13 +607,21 @@ impl Call {
                 outcome: self.record.outcome.clone(),
             })
             .inc();
-        metrics.calls_active.get_or_create(&UnitLabel { unit: self.record.unit.clone() }).dec();
+        metrics
+            .calls_active
+            .get_or_create(&UnitLabel {
+                unit: self.record.unit.clone(),
+            })
+            .dec();
         self.node.call_ended();
         self.node.records.write(self.record);
     }
 }
 
-async fn recv_other(socket: Option<&tokio::net::UdpSocket>, buffer: &mut [u8]) -> Option<(usize, SocketAddr)> {
+async fn recv_other(
+    socket: Option<&tokio::net::UdpSocket>,
+    buffer: &mut [u8],
+) -> Option<(usize, SocketAddr)> {
     match socket {
         Some(socket) => socket.recv_from(buffer).await.ok(),
         None => std::future::pending().await,

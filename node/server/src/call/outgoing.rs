@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use cc_acd::OfferFailure;
 use cc_flow::{FlowEvent, ForwardOutcome, QueueOutcome};
-use cc_media::relay::{translate, LegFormat, Latch};
+use cc_media::relay::{translate, Latch, LegFormat};
 use cc_media::rtp;
 use cc_sip::dialog::NewRequest;
 use cc_sip::headers::{self, response_for};
@@ -68,7 +68,7 @@ impl OutLeg {
         matches!(self.state, LegState::Trying | LegState::Ringing)
     }
 
-    fn reservation(&self) -> Option<&str> {
+    pub(super) fn reservation(&self) -> Option<&str> {
         match &self.purpose {
             Purpose::Agent { reservation, .. } => Some(reservation),
             Purpose::Forward => None,
@@ -105,13 +105,19 @@ impl Call {
             None => false,
         };
         if !started {
-            self.pending.push_back(FlowEvent::Forward(ForwardOutcome::Failed));
+            self.pending
+                .push_back(FlowEvent::Forward(ForwardOutcome::Failed));
         }
     }
 
     /// Sends the INVITE of an outgoing leg. False when it cannot even start
     /// (no route, no port).
-    pub(super) async fn originate(&mut self, uri: &str, ring_timeout: Duration, purpose: Purpose) -> bool {
+    pub(super) async fn originate(
+        &mut self,
+        uri: &str,
+        ring_timeout: Duration,
+        purpose: Purpose,
+    ) -> bool {
         let proxy = &self.node.settings.sip.outbound_proxy;
         let (peer, routes) = if proxy.is_empty() {
             (resolve(uri).await, Vec::new())
@@ -166,7 +172,11 @@ impl Call {
             session_id: self.node.random() >> 1,
             version: 1,
         };
-        headers::set_body(&mut invite, "application/sdp", sdp::write_offer(&local, &codecs, Direction::SendRecv).into_bytes());
+        headers::set_body(
+            &mut invite,
+            "application/sdp",
+            sdp::write_offer(&local, &codecs, Direction::SendRecv).into_bytes(),
+        );
         self.node
             .sip
             .command(SipCommand::Route {
@@ -174,7 +184,12 @@ impl Call {
                 owner: self.me.clone(),
             })
             .await;
-        let Ok(tx) = self.node.sip.request(invite.clone(), peer, self.me.clone()).await else {
+        let Ok(tx) = self
+            .node
+            .sip
+            .request(invite.clone(), peer, self.me.clone())
+            .await
+        else {
             return false;
         };
         self.legs.push(OutLeg {
@@ -195,7 +210,9 @@ impl Call {
     }
 
     pub(super) async fn on_response(&mut self, tx: ClientTxId, response: Response) {
-        let Some(index) = self.legs.iter().position(|l| l.tx == Some(tx)) else { return };
+        let Some(index) = self.legs.iter().position(|l| l.tx == Some(tx)) else {
+            return;
+        };
         let status = response.status_code.code();
         match status {
             100 => {}
@@ -210,7 +227,11 @@ impl Call {
     }
 
     pub(super) async fn on_leg_timeout(&mut self, tx: ClientTxId) {
-        if let Some(index) = self.legs.iter().position(|l| l.tx == Some(tx) && l.state != LegState::Connected) {
+        if let Some(index) = self
+            .legs
+            .iter()
+            .position(|l| l.tx == Some(tx) && l.state != LegState::Connected)
+        {
             self.leg_failed(index, OfferFailure::Unreachable).await;
         }
     }
@@ -235,12 +256,22 @@ impl Call {
         }
         let peer = next_hop(&dialog, leg.peer).await;
         if let Ok(ack) = dialog.ack(1) {
-            self.node.sip.command(SipCommand::Ack { invite_tx: tx, ack, peer }).await;
+            self.node
+                .sip
+                .command(SipCommand::Ack {
+                    invite_tx: tx,
+                    ack,
+                    peer,
+                })
+                .await;
         }
         let leg = &mut self.legs[index];
         leg.dialog = Some(dialog);
-        let negotiated = sdp::parse(&response.body).ok().and_then(|s| sdp::accept_answer(&s, &CODECS).ok());
-        let unwanted = leg.cancelled.is_some() || self.legs.iter().any(|l| l.state == LegState::Connected);
+        let negotiated = sdp::parse(&response.body)
+            .ok()
+            .and_then(|s| sdp::accept_answer(&s, &CODECS).ok());
+        let unwanted =
+            leg.cancelled.is_some() || self.legs.iter().any(|l| l.state == LegState::Connected);
         let negotiated = match (negotiated, unwanted) {
             (Some(n), false) => n,
             _ => {
@@ -258,7 +289,12 @@ impl Call {
             }
         };
         if let Purpose::Agent { reservation, id } = self.legs[index].purpose.clone() {
-            let taken = match self.node.acd.answered(&self.record.unit, &reservation).await {
+            let taken = match self
+                .node
+                .acd
+                .answered(&self.record.unit, &reservation)
+                .await
+            {
                 Ok(taken) => taken,
                 Err(e) => {
                     tracing::warn!(error = %e, "the ACD could not record an answer");
@@ -274,16 +310,22 @@ impl Call {
                 return;
             }
             self.queue_answered(&id);
-            self.pending.push_back(FlowEvent::Queue(QueueOutcome::Answered { agent: id }));
+            self.pending
+                .push_back(FlowEvent::Queue(QueueOutcome::Answered { agent: id }));
         } else {
-            self.pending.push_back(FlowEvent::Forward(ForwardOutcome::Answered));
+            self.pending
+                .push_back(FlowEvent::Forward(ForwardOutcome::Answered));
         }
         let leg = &mut self.legs[index];
         leg.format = Some(format_of(&negotiated));
         leg.latch = Latch::new(negotiated.destination);
         leg.state = LegState::Connected;
         // The caller stops hearing music on hold; the others stop ringing.
-        self.node.media.send(crate::media::engine::MediaCommand::Stop { leg: self.caller.leg });
+        self.node
+            .media
+            .send(crate::media::engine::MediaCommand::Stop {
+                leg: self.caller.leg,
+            });
         for i in 0..self.legs.len() {
             if i != index && self.legs[i].is_ringing() {
                 self.cancel_leg(i, Cancelled::NotNeeded).await;
@@ -294,7 +336,14 @@ impl Call {
     async fn ack_and_bye(&self, tx: ClientTxId, mut dialog: Dialog, fallback: Peer) {
         let peer = next_hop(&dialog, fallback).await;
         if let Ok(ack) = dialog.ack(1) {
-            self.node.sip.command(SipCommand::Ack { invite_tx: tx, ack, peer }).await;
+            self.node
+                .sip
+                .command(SipCommand::Ack {
+                    invite_tx: tx,
+                    ack,
+                    peer,
+                })
+                .await;
         }
         if let Ok(bye) = dialog.request(Method::Bye) {
             let _ = self.node.sip.request(bye, peer, self.me.clone()).await;
@@ -338,11 +387,18 @@ impl Call {
         let Some(failure) = failure else { return };
         match &leg.purpose {
             Purpose::Agent { reservation, .. } => {
-                if let Err(e) = self.node.acd.failed(&self.record.unit, reservation, failure).await {
+                if let Err(e) = self
+                    .node
+                    .acd
+                    .failed(&self.record.unit, reservation, failure)
+                    .await
+                {
                     tracing::warn!(error = %e, "the ACD could not record a missed offer");
                 }
             }
-            Purpose::Forward => self.pending.push_back(FlowEvent::Forward(ForwardOutcome::Failed)),
+            Purpose::Forward => self
+                .pending
+                .push_back(FlowEvent::Forward(ForwardOutcome::Failed)),
         }
     }
 
@@ -367,7 +423,11 @@ impl Call {
 
     /// Stops ringing the agent of a reservation the ACD took back.
     pub(super) async fn cancel_offer(&mut self, reservation: &str) {
-        if let Some(index) = self.legs.iter().position(|l| l.reservation() == Some(reservation)) {
+        if let Some(index) = self
+            .legs
+            .iter()
+            .position(|l| l.reservation() == Some(reservation))
+        {
             self.cancel_leg(index, Cancelled::NotNeeded).await;
         }
     }
@@ -386,7 +446,11 @@ impl Call {
                 self.cancel_leg(i, Cancelled::NotNeeded).await;
             }
         }
-        if let Some(index) = self.legs.iter().position(|l| l.state == LegState::Connected) {
+        if let Some(index) = self
+            .legs
+            .iter()
+            .position(|l| l.state == LegState::Connected)
+        {
             self.bye_leg(index).await;
             let leg = self.legs.remove(index);
             self.connected_leg_ended(leg, false).await;
@@ -402,7 +466,12 @@ impl Call {
             .await;
         match leg.purpose {
             Purpose::Agent { id, .. } => {
-                if let Err(e) = self.node.acd.call_ended(&self.record.unit, &id, by_leg).await {
+                if let Err(e) = self
+                    .node
+                    .acd
+                    .call_ended(&self.record.unit, &id, &self.record.call_id, by_leg)
+                    .await
+                {
                     tracing::warn!(error = %e, "the ACD could not record the end of a call");
                 }
                 if by_leg {
@@ -456,7 +525,11 @@ impl Call {
                         session_id: 1,
                         version: 2,
                     };
-                    headers::set_body(&mut response, "application/sdp", sdp::write_answer(&local, &n).into_bytes());
+                    headers::set_body(
+                        &mut response,
+                        "application/sdp",
+                        sdp::write_answer(&local, &n).into_bytes(),
+                    );
                 }
                 self.respond(tx, response).await;
             }
@@ -468,7 +541,13 @@ impl Call {
     pub(super) fn on_other_rtp(&mut self, packet: &mut [u8], source: SocketAddr) {
         let node = Arc::clone(&self.node);
         let metrics = &node.metrics;
-        let Some(index) = self.legs.iter().position(|l| l.state == LegState::Connected) else { return };
+        let Some(index) = self
+            .legs
+            .iter()
+            .position(|l| l.state == LegState::Connected)
+        else {
+            return;
+        };
         let leg = &mut self.legs[index];
         let Some(format) = leg.format else {
             metrics.rtp_invalid.inc();

@@ -20,6 +20,7 @@ const MAX_SPOKEN: u64 = 20;
 
 pub(super) struct Queued {
     name: String,
+    priority: u8,
     joined_at: Instant,
     /// When the next announcement is due.
     pub(super) announce_at: Option<Instant>,
@@ -38,13 +39,24 @@ impl Call {
         let result = self
             .node
             .acd
-            .join(&self.record.unit, name, &self.record.call_id, &self.record.caller, priority, self.me.clone())
+            .join(
+                &self.record.unit,
+                name,
+                &self.record.call_id,
+                &self.record.caller,
+                priority,
+                self.me.clone(),
+            )
             .await;
         match result {
             Ok(JoinOutcome::Queued { .. }) => {
-                let announce_at = self.queue_spec(name).and_then(|q| q.announce_every).map(|every| Instant::now() + every);
+                let announce_at = self
+                    .queue_spec(name)
+                    .and_then(|q| q.announce_every)
+                    .map(|every| Instant::now() + every);
                 self.queue = Some(Queued {
                     name: name.to_string(),
+                    priority,
                     joined_at: Instant::now(),
                     announce_at,
                     announcing: None,
@@ -52,25 +64,62 @@ impl Call {
                 });
                 self.music_on_hold();
             }
-            Ok(JoinOutcome::NoAgents) => self.pending.push_back(FlowEvent::Queue(QueueOutcome::NoAgents)),
+            Ok(JoinOutcome::NoAgents) => self
+                .pending
+                .push_back(FlowEvent::Queue(QueueOutcome::NoAgents)),
             Ok(JoinOutcome::Full) => self.pending.push_back(FlowEvent::Queue(QueueOutcome::Full)),
-            Ok(JoinOutcome::UnknownQueue) => self.pending.push_back(FlowEvent::Queue(QueueOutcome::Failed)),
+            Ok(JoinOutcome::UnknownQueue) => self
+                .pending
+                .push_back(FlowEvent::Queue(QueueOutcome::Failed)),
             Err(e) => {
                 // The shared state is out of reach: the step's failure branch
                 // (voicemail, say) rather than dead air.
                 tracing::warn!(call = %self.record.call_id, error = %e, "cannot join the queue");
                 self.node.metrics.acd_failures.inc();
-                self.pending.push_back(FlowEvent::Queue(QueueOutcome::Failed));
+                self.pending
+                    .push_back(FlowEvent::Queue(QueueOutcome::Failed));
+            }
+        }
+    }
+
+    /// Joins the queue again after the shared state lost the caller; the
+    /// caller keeps hearing music on hold, and is told nothing of it.
+    pub(super) async fn requeue(&mut self) {
+        let Some(queued) = &self.queue else { return };
+        let (name, priority) = (queued.name.clone(), queued.priority);
+        let result = self
+            .node
+            .acd
+            .join(
+                &self.record.unit,
+                &name,
+                &self.record.call_id,
+                &self.record.caller,
+                priority,
+                self.me.clone(),
+            )
+            .await;
+        match result {
+            Ok(JoinOutcome::Queued { .. }) => {}
+            Ok(JoinOutcome::NoAgents) => self.queue_ended(QueueOutcome::NoAgents, "no_agents"),
+            Ok(JoinOutcome::Full) => self.queue_ended(QueueOutcome::Full, "full"),
+            Ok(JoinOutcome::UnknownQueue) | Err(_) => {
+                self.node.metrics.acd_failures.inc();
+                self.queue_ended(QueueOutcome::Failed, "failed");
             }
         }
     }
 
     fn music_on_hold(&mut self) {
         let Some(queue) = &self.queue else { return };
-        let moh = self.queue_spec(&queue.name).and_then(|q| q.music_on_hold.clone());
+        let moh = self
+            .queue_spec(&queue.name)
+            .and_then(|q| q.music_on_hold.clone());
         match moh {
             Some(prompt) => self.play_looping(MUSIC, &[prompt], true),
-            None => self.node.media.send(MediaCommand::Stop { leg: self.caller.leg }),
+            None => self.node.media.send(MediaCommand::Stop {
+                leg: self.caller.leg,
+            }),
         }
     }
 
@@ -79,7 +128,12 @@ impl Call {
     pub(super) async fn announce(&mut self) {
         let Some(queue) = &mut self.queue else { return };
         queue.announce_at = None;
-        if queue.announcing.is_some() || self.legs.iter().any(|l| l.state == super::outgoing::LegState::Connected) {
+        if queue.announcing.is_some()
+            || self
+                .legs
+                .iter()
+                .any(|l| l.state == super::outgoing::LegState::Connected)
+        {
             return;
         }
         let name = queue.name.clone();
@@ -88,15 +142,26 @@ impl Call {
         let spec = self.queue_spec(&name).cloned();
         let mut prompts: Vec<String> = spec.iter().filter_map(|q| q.announce.clone()).collect();
         if spec.as_ref().is_some_and(|q| q.announce_position) {
-            if let Ok(Some(position)) = self.node.acd.position(&self.record.unit, &self.record.call_id).await {
+            if let Ok(Some(position)) = self
+                .node
+                .acd
+                .position(&self.record.unit, &self.record.call_id)
+                .await
+            {
                 let spoken = u64::from(position.position);
                 if spoken <= MAX_SPOKEN {
                     prompts.push("queue_position".into());
                     prompts.push(format!("number_{spoken}"));
                 }
                 if position.average_wait_ms > 0 {
-                    let minutes = (position.average_wait_ms * spoken).div_ceil(60_000).clamp(1, MAX_SPOKEN);
-                    prompts.extend(["queue_wait".to_string(), format!("number_{minutes}"), "minutes".into()]);
+                    let minutes = (position.average_wait_ms * spoken)
+                        .div_ceil(60_000)
+                        .clamp(1, MAX_SPOKEN);
+                    prompts.extend([
+                        "queue_wait".to_string(),
+                        format!("number_{minutes}"),
+                        "minutes".into(),
+                    ]);
                 }
             }
         }
@@ -121,14 +186,38 @@ impl Call {
     }
 
     fn schedule_announcement(&mut self) {
-        let every = self.queue.as_ref().and_then(|q| self.queue_spec(&q.name)).and_then(|q| q.announce_every);
+        let every = self
+            .queue
+            .as_ref()
+            .and_then(|q| self.queue_spec(&q.name))
+            .and_then(|q| q.announce_every);
         if let (Some(queue), Some(every)) = (&mut self.queue, every) {
             queue.announce_at = Some(Instant::now() + every);
         }
     }
 
-    pub(super) async fn on_offer(&mut self, agent: String, reservation: String, ring_timeout: Duration) {
-        let uri = self.unit.unit.document.agents.iter().find(|a| a.id == agent).map(|a| a.uri.clone());
+    pub(super) async fn on_offer(
+        &mut self,
+        agent: String,
+        reservation: String,
+        ring_timeout: Duration,
+    ) {
+        if self
+            .legs
+            .iter()
+            .any(|l| l.reservation() == Some(reservation.as_str()))
+        {
+            // Delivered twice (notice and pick-up after a reconnect).
+            return;
+        }
+        let uri = self
+            .unit
+            .unit
+            .document
+            .agents
+            .iter()
+            .find(|a| a.id == agent)
+            .map(|a| a.uri.clone());
         let started = match (&self.queue, uri) {
             (Some(_), Some(uri)) => {
                 let purpose = Purpose::Agent {
@@ -143,7 +232,11 @@ impl Call {
             let _ = self
                 .node
                 .acd
-                .failed(&self.record.unit, &reservation, cc_acd::OfferFailure::Unreachable)
+                .failed(
+                    &self.record.unit,
+                    &reservation,
+                    cc_acd::OfferFailure::Unreachable,
+                )
                 .await;
         }
     }
@@ -179,7 +272,9 @@ impl Call {
         self.observe_wait(label);
         self.queue = None;
         self.node.acd.forget(&self.record.call_id);
-        self.node.media.send(MediaCommand::Stop { leg: self.caller.leg });
+        self.node.media.send(MediaCommand::Stop {
+            leg: self.caller.leg,
+        });
         self.pending.push_back(FlowEvent::Queue(outcome));
     }
 
@@ -195,10 +290,19 @@ impl Call {
             LeaveReason::Failure => "failed",
         });
         self.queue = None;
-        self.node.media.send(MediaCommand::Stop { leg: self.caller.leg });
-        match self.node.acd.leave(&self.record.unit, &self.record.call_id, reason).await {
+        self.node.media.send(MediaCommand::Stop {
+            leg: self.caller.leg,
+        });
+        match self
+            .node
+            .acd
+            .leave(&self.record.unit, &self.record.call_id, reason)
+            .await
+        {
             Ok(reservations) => self.cancel_offers(&reservations).await,
-            Err(e) => tracing::warn!(error = %e, "the ACD could not take a caller out of the queue"),
+            Err(e) => {
+                tracing::warn!(error = %e, "the ACD could not take a caller out of the queue")
+            }
         }
         // Whatever the ACD said, no agent of ours rings for a caller who left.
         let ringing: Vec<String> = self

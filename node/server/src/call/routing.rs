@@ -16,7 +16,9 @@ pub async fn resolve(uri: &str) -> Option<Peer> {
         .iter()
         .find_map(|p| match p {
             Param::Transport(t) => Some(t.to_string()),
-            Param::Other(name, Some(value)) if name.value().eq_ignore_ascii_case("transport") => Some(value.value().to_string()),
+            Param::Other(name, Some(value)) if name.value().eq_ignore_ascii_case("transport") => {
+                Some(value.value().to_string())
+            }
             _ => None,
         })
         .map(|t| {
@@ -27,16 +29,26 @@ pub async fn resolve(uri: &str) -> Option<Peer> {
             }
         })
         .unwrap_or(Transport::Udp);
-    let port = parsed.host_with_port.port.map(|p| p.value()).unwrap_or(5060);
+    let port = parsed
+        .host_with_port
+        .port
+        .map(|p| p.value())
+        .unwrap_or(5060);
     let addr: SocketAddr = match &parsed.host_with_port.host {
         Host::IpAddr(ip) => SocketAddr::new(*ip, port),
         Host::Domain(name) => {
             let name = name.to_string();
-            let name = name.trim_start_matches('[').trim_end_matches(']').to_string();
+            let name = name
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
             if let Ok(ip) = name.parse() {
                 SocketAddr::new(ip, port)
             } else {
-                tokio::net::lookup_host((name.as_str(), port)).await.ok()?.next()?
+                tokio::net::lookup_host((name.as_str(), port))
+                    .await
+                    .ok()?
+                    .next()?
             }
         }
     };

@@ -12,7 +12,12 @@ use crate::units::UnitRuntime;
 
 /// Writes the message; returns its path, or `None` when there was nothing
 /// to keep (no audio) or the disk refused.
-pub async fn store(node: &Node, unit: &UnitRuntime, record: &CallRecord, recorder: Recorder) -> Option<String> {
+pub async fn store(
+    node: &Node,
+    unit: &UnitRuntime,
+    record: &CallRecord,
+    recorder: Recorder,
+) -> Option<String> {
     if recorder.samples().is_empty() {
         return None;
     }
@@ -41,7 +46,10 @@ pub async fn store(node: &Node, unit: &UnitRuntime, record: &CallRecord, recorde
         recorder
             .write_wav(std::io::BufWriter::new(file))
             .map_err(std::io::Error::other)?;
-        std::fs::write(wav_path.with_extension("json"), serde_json::to_vec_pretty(&metadata)?)?;
+        std::fs::write(
+            wav_path.with_extension("json"),
+            serde_json::to_vec_pretty(&metadata)?,
+        )?;
         Ok(())
     })
     .await;

@@ -55,7 +55,10 @@ pub enum MediaCommand {
     /// Stop playing (no `PlaybackDone`).
     Stop { leg: LegId },
     /// Send elsewhere (latching, a new SDP), or nowhere (`None`).
-    Destination { leg: LegId, destination: Option<SocketAddr> },
+    Destination {
+        leg: LegId,
+        destination: Option<SocketAddr>,
+    },
     /// Keep time but send nothing (the peer holds the call).
     Mute { leg: LegId, muted: bool },
     /// The leg is gone.
@@ -161,15 +164,21 @@ fn run(commands: Receiver<MediaCommand>, metrics: Arc<Metrics>) {
                 continue;
             };
             if !player.next_frame(&mut frame) {
-                let _ = leg.done.send(PlaybackDone { leg: due.key, token: *token });
+                let _ = leg.done.send(PlaybackDone {
+                    leg: due.key,
+                    token: *token,
+                });
                 leg.playing = None;
                 pacer.remove(due.key);
                 continue;
             }
             leg.last_frame = Some(due.scheduled);
-            let length = leg
-                .sender
-                .write(leg.payload_type, &frame, SAMPLES_PER_FRAME as u32, &mut packet);
+            let length = leg.sender.write(
+                leg.payload_type,
+                &frame,
+                SAMPLES_PER_FRAME as u32,
+                &mut packet,
+            );
             if let (false, Some(destination)) = (leg.muted, leg.destination) {
                 if leg.socket.send_to(&packet[..length], destination).is_ok() {
                     metrics.rtp_out.inc();

@@ -23,6 +23,9 @@ use crate::call::{self, CallInput, CallSender};
 use crate::node::Node;
 
 /// Everything the driver takes in.
+// Each input moves once through a channel; boxing the big ones would cost an
+// allocation per SIP message for no gain.
+#[allow(clippy::large_enum_variant)]
 pub enum SipInput {
     /// One whole message from a peer.
     Datagram { peer: Peer, bytes: Bytes },
@@ -32,7 +35,10 @@ pub enum SipInput {
         writer: mpsc::Sender<Bytes>,
     },
     /// A TCP connection closed; `failed` when it never opened.
-    TcpClosed { addr: std::net::SocketAddr, failed: bool },
+    TcpClosed {
+        addr: std::net::SocketAddr,
+        failed: bool,
+    },
     /// A call asks for something.
     Command(SipCommand),
 }
@@ -51,7 +57,11 @@ pub enum SipCommand {
     /// Cancel an INVITE we sent.
     Cancel { tx: ClientTxId },
     /// Acknowledge a 2xx to our INVITE.
-    Ack { invite_tx: ClientTxId, ack: Request, peer: Peer },
+    Ack {
+        invite_tx: ClientTxId,
+        ack: Request,
+        peer: Peer,
+    },
     /// Route in-dialog requests with this Call-ID to `owner`.
     Route { call_id: String, owner: CallSender },
     /// Forget routes of a call that ended.
@@ -74,7 +84,12 @@ impl SipHandle {
     }
 
     /// Sends a request and waits for its transaction handle.
-    pub async fn request(&self, request: Request, peer: Peer, owner: CallSender) -> Result<ClientTxId, EndpointError> {
+    pub async fn request(
+        &self,
+        request: Request,
+        peer: Peer,
+        owner: CallSender,
+    ) -> Result<ClientTxId, EndpointError> {
         let (reply, answer) = oneshot::channel();
         self.command(SipCommand::Request {
             request,
@@ -83,7 +98,9 @@ impl SipHandle {
             reply,
         })
         .await;
-        answer.await.unwrap_or(Err(EndpointError::UnknownTransaction))
+        answer
+            .await
+            .unwrap_or(Err(EndpointError::UnknownTransaction))
     }
 
     pub fn sender(&self) -> mpsc::Sender<SipInput> {
@@ -104,7 +121,12 @@ struct Driver {
 }
 
 /// Runs the driver until its input channel closes.
-pub async fn run(node: Arc<Node>, endpoint: Endpoint, transports: Transports, mut inputs: mpsc::Receiver<SipInput>) {
+pub async fn run(
+    node: Arc<Node>,
+    endpoint: Endpoint,
+    transports: Transports,
+    mut inputs: mpsc::Receiver<SipInput>,
+) {
     let mut driver = Driver {
         node,
         endpoint,
@@ -149,7 +171,9 @@ impl Driver {
                 let metrics = &self.node.metrics;
                 match received {
                     Received::Request(method) => metrics.sip_request("in", &method.to_string()),
-                    Received::Response(code) | Received::Stray(code) => metrics.sip_response("in", code),
+                    Received::Response(code) | Received::Stray(code) => {
+                        metrics.sip_response("in", code)
+                    }
                     Received::Rejected(_) => metrics.sip_request("in", "malformed"),
                     Received::Dropped(reason) => {
                         metrics.sip_dropped.inc();
@@ -193,7 +217,11 @@ impl Driver {
             SipCommand::Cancel { tx } => {
                 let _ = self.endpoint.cancel(now, tx);
             }
-            SipCommand::Ack { invite_tx, ack, peer } => self.endpoint.send_ack(now, invite_tx, ack, peer),
+            SipCommand::Ack {
+                invite_tx,
+                ack,
+                peer,
+            } => self.endpoint.send_ack(now, invite_tx, ack, peer),
             SipCommand::Route { call_id, owner } => {
                 self.routes.insert(call_id, owner);
             }
@@ -220,7 +248,9 @@ impl Driver {
                 if transmit.retransmission {
                     metrics
                         .sip_retransmissions
-                        .get_or_create(&crate::metrics::Direction { direction: "out".into() })
+                        .get_or_create(&crate::metrics::Direction {
+                            direction: "out".into(),
+                        })
                         .inc();
                 }
                 self.transports.send(transmit.peer, transmit.payload);
@@ -237,7 +267,13 @@ impl Driver {
         }
     }
 
-    fn respond(&mut self, tx: ServerTxId, request: &Request, status: u16, extra: &[(&str, String)]) {
+    fn respond(
+        &mut self,
+        tx: ServerTxId,
+        request: &Request,
+        status: u16,
+        extra: &[(&str, String)],
+    ) {
         let tag = self.endpoint.ids().tag();
         let mut response = response_for(request, status, Some(&tag));
         for (name, value) in extra {
@@ -265,7 +301,11 @@ impl Driver {
 
     fn dispatch(&mut self, event: Event) {
         match event {
-            Event::Request { tx, request, source } => self.on_request(tx, request, source),
+            Event::Request {
+                tx,
+                request,
+                source,
+            } => self.on_request(tx, request, source),
             Event::Ack {
                 request,
                 source,
@@ -281,23 +321,41 @@ impl Driver {
                 }
             }
             Event::Cancelled { invite_tx, call_id } => {
-                let _ = self.route(&call_id.clone(), CallInput::Sip(Event::Cancelled { invite_tx, call_id }));
+                let _ = self.route(
+                    &call_id.clone(),
+                    CallInput::Sip(Event::Cancelled { invite_tx, call_id }),
+                );
             }
             Event::AckTimeout { invite_tx, call_id } => {
-                let _ = self.route(&call_id.clone(), CallInput::Sip(Event::AckTimeout { invite_tx, call_id }));
+                let _ = self.route(
+                    &call_id.clone(),
+                    CallInput::Sip(Event::AckTimeout { invite_tx, call_id }),
+                );
             }
             Event::Response { tx, response } => {
                 let status = response.status_code.code();
                 let is_invite = headers::cseq(&response).is_some_and(|(_, m)| m == Method::Invite);
                 let done = status >= 300 || (status >= 200 && !is_invite);
-                let owner = if done { self.owners.remove(&tx) } else { self.owners.get(&tx).cloned() };
+                let owner = if done {
+                    self.owners.remove(&tx)
+                } else {
+                    self.owners.get(&tx).cloned()
+                };
                 if let Some(owner) = owner {
                     let _ = owner.try_send(CallInput::Sip(Event::Response { tx, response }));
                 }
             }
-            Event::Timeout { tx, method, call_id } => {
+            Event::Timeout {
+                tx,
+                method,
+                call_id,
+            } => {
                 if let Some(owner) = self.owners.remove(&tx) {
-                    let _ = owner.try_send(CallInput::Sip(Event::Timeout { tx, method, call_id }));
+                    let _ = owner.try_send(CallInput::Sip(Event::Timeout {
+                        tx,
+                        method,
+                        call_id,
+                    }));
                 }
             }
         }
@@ -308,7 +366,14 @@ impl Driver {
         let in_dialog = headers::to_tag(&request).is_some();
         if in_dialog {
             let method = request.method;
-            let routed = self.route(&call_id, CallInput::Sip(Event::Request { tx, request: request.clone(), source }));
+            let routed = self.route(
+                &call_id,
+                CallInput::Sip(Event::Request {
+                    tx,
+                    request: request.clone(),
+                    source,
+                }),
+            );
             if !routed {
                 if method == Method::Options {
                     self.answer_options(tx, &request);
@@ -350,7 +415,12 @@ impl Driver {
         let allow = self.endpoint.allow_header().to_string();
         if self.node.is_draining() {
             let retry = self.node.settings.sip.retry_after_s.to_string();
-            self.respond(tx, request, 503, &[("Retry-After", retry), ("Allow", allow)]);
+            self.respond(
+                tx,
+                request,
+                503,
+                &[("Retry-After", retry), ("Allow", allow)],
+            );
         } else {
             self.respond(
                 tx,

@@ -20,7 +20,11 @@ use super::driver::SipInput;
 use crate::metrics::Metrics;
 
 /// Reads datagrams and hands them to the driver.
-pub async fn udp_receiver(socket: Arc<UdpSocket>, to_driver: mpsc::Sender<SipInput>, metrics: Arc<Metrics>) {
+pub async fn udp_receiver(
+    socket: Arc<UdpSocket>,
+    to_driver: mpsc::Sender<SipInput>,
+    metrics: Arc<Metrics>,
+) {
     let mut buffer = vec![0u8; 65_536];
     loop {
         match socket.recv_from(&mut buffer).await {
@@ -62,14 +66,17 @@ pub async fn tcp_acceptor(listener: TcpListener, to_driver: mpsc::Sender<SipInpu
 /// Opens a connection to `addr` for an outgoing request.
 pub fn connect(addr: SocketAddr, to_driver: mpsc::Sender<SipInput>) {
     tokio::spawn(async move {
-        let connected = tokio::time::timeout(std::time::Duration::from_secs(5), TcpStream::connect(addr)).await;
+        let connected =
+            tokio::time::timeout(std::time::Duration::from_secs(5), TcpStream::connect(addr)).await;
         match connected {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
                 spawn_connection(stream, addr, to_driver);
             }
             _ => {
-                let _ = to_driver.send(SipInput::TcpClosed { addr, failed: true }).await;
+                let _ = to_driver
+                    .send(SipInput::TcpClosed { addr, failed: true })
+                    .await;
             }
         }
     });
@@ -78,7 +85,14 @@ pub fn connect(addr: SocketAddr, to_driver: mpsc::Sender<SipInput>) {
 fn spawn_connection(stream: TcpStream, addr: SocketAddr, to_driver: mpsc::Sender<SipInput>) {
     let (writer_tx, mut writer_rx) = mpsc::channel::<Bytes>(256);
     tokio::spawn(async move {
-        if to_driver.send(SipInput::TcpOpened { addr, writer: writer_tx }).await.is_err() {
+        if to_driver
+            .send(SipInput::TcpOpened {
+                addr,
+                writer: writer_tx,
+            })
+            .await
+            .is_err()
+        {
             return;
         }
         let (mut reader, mut writer) = stream.into_split();
@@ -125,7 +139,12 @@ fn spawn_connection(stream: TcpStream, addr: SocketAddr, to_driver: mpsc::Sender
                 }
             }
         }
-        let _ = to_driver.send(SipInput::TcpClosed { addr, failed: false }).await;
+        let _ = to_driver
+            .send(SipInput::TcpClosed {
+                addr,
+                failed: false,
+            })
+            .await;
     });
 }
 

@@ -107,7 +107,11 @@ impl ClientInvite {
             (Calling | Proceeding, 300..=699) => {
                 self.state = Completed;
                 self.timers.clear();
-                let wait = if self.reliable { Duration::ZERO } else { Duration::from_secs(32) };
+                let wait = if self.reliable {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs(32)
+                };
                 self.timers.set(Timer::D, now + wait);
                 InviteReaction::AckAndPassUp
             }
@@ -131,9 +135,8 @@ impl ClientInvite {
                     step.timed_out = true;
                     self.terminate();
                 }
-                (ClientInviteState::Completed, Timer::D) | (ClientInviteState::Accepted, Timer::M) => {
-                    self.terminate()
-                }
+                (ClientInviteState::Completed, Timer::D)
+                | (ClientInviteState::Accepted, Timer::M) => self.terminate(),
                 _ => {}
             }
         }

@@ -89,7 +89,11 @@ impl ClientNonInvite {
             (Trying | Proceeding, 200..=699) => {
                 self.state = Completed;
                 self.timers.clear();
-                let wait = if self.reliable { Duration::ZERO } else { self.config.t4 };
+                let wait = if self.reliable {
+                    Duration::ZERO
+                } else {
+                    self.config.t4
+                };
                 self.timers.set(Timer::K, now + wait);
                 NonInviteReaction::PassUp
             }

@@ -87,13 +87,20 @@ impl ServerInvite {
     /// Confirmed a retransmitted INVITE is absorbed (RFC 6026 §7.1).
     pub fn on_request_retransmission(&self) -> Option<Bytes> {
         match self.state {
-            ServerInviteState::Proceeding | ServerInviteState::Completed => self.last_response.clone(),
+            ServerInviteState::Proceeding | ServerInviteState::Completed => {
+                self.last_response.clone()
+            }
             _ => None,
         }
     }
 
     /// The TU sends a response with `status`, serialized as `bytes`.
-    pub fn send_response(&mut self, now: Instant, status: u16, bytes: Bytes) -> Result<(), WrongState> {
+    pub fn send_response(
+        &mut self,
+        now: Instant,
+        status: u16,
+        bytes: Bytes,
+    ) -> Result<(), WrongState> {
         let wrong = WrongState {
             state: self.state.name(),
             status,
@@ -136,7 +143,11 @@ impl ServerInvite {
                 self.state = ServerInviteState::Confirmed;
                 self.timers.stop(Timer::G);
                 self.timers.stop(Timer::H);
-                let wait = if self.reliable { Duration::ZERO } else { self.config.t4 };
+                let wait = if self.reliable {
+                    Duration::ZERO
+                } else {
+                    self.config.t4
+                };
                 self.timers.set(Timer::I, now + wait);
                 false
             }

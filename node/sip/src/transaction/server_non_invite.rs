@@ -63,14 +63,23 @@ impl ServerNonInvite {
     }
 
     /// The TU sends a response.
-    pub fn send_response(&mut self, now: Instant, status: u16, bytes: Bytes) -> Result<(), WrongState> {
+    pub fn send_response(
+        &mut self,
+        now: Instant,
+        status: u16,
+        bytes: Bytes,
+    ) -> Result<(), WrongState> {
         match (self.state, status) {
             (ServerNonInviteState::Trying | ServerNonInviteState::Proceeding, 100..=199) => {
                 self.state = ServerNonInviteState::Proceeding;
             }
             (ServerNonInviteState::Trying | ServerNonInviteState::Proceeding, 200..=699) => {
                 self.state = ServerNonInviteState::Completed;
-                let wait = if self.reliable { Duration::ZERO } else { self.config.t1x64() };
+                let wait = if self.reliable {
+                    Duration::ZERO
+                } else {
+                    self.config.t1x64()
+                };
                 self.timers.set(Timer::J, now + wait);
             }
             (state, status) => {

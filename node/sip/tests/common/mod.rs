@@ -65,7 +65,8 @@ impl Harness {
     }
 
     pub fn receive(&mut self, peer: Peer, text: &str) {
-        self.endpoint.handle_datagram(self.now, peer, text.as_bytes());
+        self.endpoint
+            .handle_datagram(self.now, peer, text.as_bytes());
         self.drain();
     }
 
@@ -123,7 +124,13 @@ pub fn invite(branch: &str, call_id: &str) -> String {
     )
 }
 
-pub fn request(method: &str, branch: &str, call_id: &str, cseq: u32, to_tag: Option<&str>) -> String {
+pub fn request(
+    method: &str,
+    branch: &str,
+    call_id: &str,
+    cseq: u32,
+    to_tag: Option<&str>,
+) -> String {
     let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
     format!(
         "{method} sip:4000@10.0.0.1 SIP/2.0\r\n\
@@ -143,7 +150,11 @@ pub fn response_to(sent: &str, status: u16, to_tag: Option<&str>) -> String {
     let mut out = format!("SIP/2.0 {status} Whatever\r\n");
     for line in sent.split("\r\n") {
         let lower = line.to_ascii_lowercase();
-        if lower.starts_with("via:") || lower.starts_with("from:") || lower.starts_with("call-id:") || lower.starts_with("cseq:") {
+        if lower.starts_with("via:")
+            || lower.starts_with("from:")
+            || lower.starts_with("call-id:")
+            || lower.starts_with("cseq:")
+        {
             out.push_str(line);
             out.push_str("\r\n");
         } else if lower.starts_with("to:") {

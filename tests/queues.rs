@@ -1,0 +1,451 @@
+//! One ACD shared by two nodes through Redis: callers on both nodes served
+//! in one global order, a dead node's callers and agents reaped by the
+//! other, Redis restarting and failing over under the calls.
+
+use std::time::{Duration, Instant};
+
+use cc_tests::node::{Node, NodeOptions};
+use cc_tests::ports::free_port;
+use cc_tests::redis::{RedisServer, Sentinel};
+use cc_tests::rtp::RtpEndpoint;
+use cc_tests::scenarios::{self, Codec, Ending, Then};
+use cc_tests::sipp::SippResult;
+use cc_tests::Sipp;
+
+/// The unit both nodes serve: number 4200, queue `desk` of anna and bob.
+fn unit(anna: u16, bob: u16, strategy: &str) -> NodeOptions {
+    NodeOptions {
+        units: vec![(
+            "help.yaml".into(),
+            format!(
+                "unit: help\nname: Help desk\nservice_numbers: [\"4200\"]\ntimezone: Europe/Madrid\n\
+                 prompts:\n  moh: moh.wav\n\
+                 agents:\n  - {{ id: anna, name: Anna, uri: \"sip:anna@127.0.0.1:{anna}\", endpoint: microsip }}\n\
+                 \x20 - {{ id: bob, name: Bob, uri: \"sip:bob@127.0.0.1:{bob}\", endpoint: desk_phone }}\n\
+                 queues:\n  desk: {{ agents: [anna, bob], strategy: {strategy}, ring_timeout: 5s, max_wait: 60s, music_on_hold: moh }}\n\
+                 flow:\n  start: wait\n  steps:\n    wait:\n      queue: {{ queue: desk, on_no_agents: bye, on_timeout: bye, on_failure: bye }}\n    bye:\n      hangup: {{}}\n"
+            ),
+        )],
+        prompts: vec![("help".into(), "moh".into(), 2000)],
+        env: vec![],
+    }
+}
+
+fn start_nodes(
+    redis_env: &[(String, String)],
+    anna: u16,
+    bob: u16,
+    strategy: &str,
+) -> (Node, Node) {
+    let mut nodes = Vec::new();
+    for name in ["a", "b"] {
+        let mut options = unit(anna, bob, strategy);
+        options.env = redis_env.to_vec();
+        options.env.push(("CC__ACD__STORE".into(), "redis".into()));
+        options
+            .env
+            .push(("CC__REDIS__NODE_TTL_MS".into(), "2000".into()));
+        nodes.push(Node::start(&format!("node-{name}"), options));
+    }
+    let b = nodes.pop().unwrap();
+    let a = nodes.pop().unwrap();
+    (a, b)
+}
+
+fn single(redis: &RedisServer) -> Vec<(String, String)> {
+    vec![("CC__REDIS__URL".into(), redis.url())]
+}
+
+fn agent(node: &Node, agent: &str, action: &str) {
+    let (status, body) = node
+        .http_post(&format!("/units/help/agents/{agent}/{action}"))
+        .unwrap();
+    assert_eq!(status, 200, "{action} {agent}: {body}");
+}
+
+fn snapshot(node: &Node) -> serde_json::Value {
+    let (_, body) = node.http_get("/units/help/agents").unwrap();
+    serde_json::from_str(&body).unwrap()
+}
+
+fn waiting(node: &Node) -> u64 {
+    snapshot(node)["queues"][0]["waiting"].as_u64().unwrap()
+}
+
+fn agent_view(node: &Node, id: &str) -> serde_json::Value {
+    snapshot(node)["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id)
+        .cloned()
+        .unwrap()
+}
+
+fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not happen within {within:?}");
+}
+
+/// A caller to 4200 on `node`, tagged by the user part `who`, hanging up
+/// after `stay` ms (or when the node hangs up, for `None`).
+fn caller(node: &Node, who: &str, stay: Option<u32>) -> (Sipp, RtpEndpoint) {
+    let rtp = RtpEndpoint::start(true);
+    let xml = match stay {
+        Some(ms) => scenarios::caller(Codec::Pcmu, &[Then::Pause(ms)], Ending::CallerHangsUp),
+        None => scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp),
+    }
+    .replace("sip:caller[call_number]@", &format!("sip:{who}@"));
+    let port = rtp.port.to_string();
+    let sipp = Sipp::start_xml(
+        &format!("127.0.0.1:{}", node.sip_port),
+        &xml,
+        &[
+            "-s",
+            "4200",
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            &port,
+            "-m",
+            "1",
+        ],
+    );
+    (sipp, rtp)
+}
+
+/// The records of both nodes, by caller user, with the agent and the time
+/// the call ended.
+fn served(nodes: &[&Node]) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = nodes
+        .iter()
+        .flat_map(|n| n.records())
+        .filter(|r| r["agent"].is_string())
+        .map(|r| {
+            let who = r["caller"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("sip:")
+                .split('@')
+                .next()
+                .unwrap()
+                .to_string();
+            (
+                r["ended_at"].as_str().unwrap().to_string(),
+                who,
+                r["agent"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn finished(result: SippResult, label: &str, node: &Node) {
+    assert!(
+        result.success,
+        "{label} failed:\n{}\n{}\nnode log:\n{}",
+        result.errors,
+        result.screen,
+        node.log()
+    );
+}
+
+#[test]
+fn callers_on_two_nodes_are_served_in_one_global_order() {
+    let redis = RedisServer::start();
+    let anna_port = free_port();
+    let (a, b) = start_nodes(&single(&redis), anna_port, free_port(), "longest_idle");
+    let agent_rtp = RtpEndpoint::start(true);
+    let anna = Sipp::start_xml_on(
+        anna_port,
+        &format!("127.0.0.1:{}", a.sip_port),
+        &scenarios::callee(Some(1500)),
+        &[
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            &agent_rtp.port.to_string(),
+            "-m",
+            "3",
+        ],
+    );
+    agent(&a, "anna", "login");
+    agent(&a, "anna", "pause");
+    let first = caller(&a, "first", None);
+    wait_until("the first caller waits", Duration::from_secs(5), || {
+        waiting(&a) == 1
+    });
+    let second = caller(&b, "second", None);
+    wait_until("the second caller waits", Duration::from_secs(5), || {
+        waiting(&a) == 2
+    });
+    let third = caller(&a, "third", None);
+    wait_until("the third caller waits", Duration::from_secs(5), || {
+        waiting(&b) == 3
+    });
+    // The agent comes back on node b: node a's oldest caller goes first.
+    agent(&b, "anna", "unpause");
+    for (sipp, label, node) in [
+        (first, "first", &a),
+        (second, "second", &b),
+        (third, "third", &a),
+    ] {
+        finished(sipp.0.wait(Duration::from_secs(30)), label, node);
+    }
+    finished(anna.wait(Duration::from_secs(10)), "anna", &a);
+    let order: Vec<String> = served(&[&a, &b])
+        .into_iter()
+        .map(|(_, who, agent)| format!("{who}:{agent}"))
+        .collect();
+    assert_eq!(order, ["first:anna", "second:anna", "third:anna"]);
+    assert_eq!(waiting(&b), 0);
+    assert_eq!(agent_view(&b, "anna")["calls"], 3);
+}
+
+#[test]
+fn a_killed_node_leaves_no_ghost_caller_and_no_stuck_agent() {
+    let redis = RedisServer::start();
+    let anna_port = free_port();
+    let (mut a, b) = start_nodes(&single(&redis), anna_port, free_port(), "longest_idle");
+    let agent_rtp = RtpEndpoint::start(true);
+    let _anna = Sipp::start_xml_on(
+        anna_port,
+        &format!("127.0.0.1:{}", b.sip_port),
+        &scenarios::callee(None),
+        &[
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            &agent_rtp.port.to_string(),
+            "-m",
+            "2",
+        ],
+    );
+    agent(&a, "anna", "login");
+    // anna takes a caller through node a; another waits on a, a third on b.
+    let _talking = caller(&a, "talking", Some(20_000));
+    wait_until(
+        "anna answers through node a",
+        Duration::from_secs(10),
+        || agent_view(&b, "anna")["state"] == "on_call",
+    );
+    let _ghost = caller(&a, "ghost", Some(20_000));
+    wait_until("a caller waits on node a", Duration::from_secs(5), || {
+        waiting(&b) == 1
+    });
+    let survivor = caller(&b, "survivor", Some(6_000));
+    wait_until("a caller waits on node b", Duration::from_secs(5), || {
+        waiting(&b) == 2
+    });
+
+    let killed = Instant::now();
+    a.kill();
+    // Within 5 s node b has reaped node a: the ghost caller is gone and anna
+    // is free, so she is offered the survivor.
+    wait_until(
+        "node a's caller is reaped and anna is free",
+        Duration::from_secs(5),
+        || {
+            let view = agent_view(&b, "anna");
+            let free_of_a = view["state"] != "on_call"
+                || view["call"]
+                    .as_str()
+                    .is_some_and(|c| !c.is_empty() && waiting(&b) == 0);
+            waiting(&b) <= 1 && free_of_a
+        },
+    );
+    let reaped_in = killed.elapsed();
+    finished(survivor.0.wait(Duration::from_secs(20)), "survivor", &b);
+    let served = served(&[&b]);
+    assert!(
+        served
+            .iter()
+            .any(|(_, who, agent)| who == "survivor" && agent == "anna"),
+        "{served:?}\n{}",
+        b.log()
+    );
+    assert!(
+        reaped_in < Duration::from_secs(5),
+        "reaped in {reaped_in:?}"
+    );
+    assert_eq!(waiting(&b), 0, "no ghost caller left");
+}
+
+#[test]
+fn a_redis_restart_is_survived() {
+    let mut redis = RedisServer::start_with(&["--appendfsync", "always"]);
+    let anna_port = free_port();
+    let (a, b) = start_nodes(&single(&redis), anna_port, free_port(), "longest_idle");
+    let agent_rtp = RtpEndpoint::start(true);
+    let anna = Sipp::start_xml_on(
+        anna_port,
+        &format!("127.0.0.1:{}", a.sip_port),
+        &scenarios::callee(Some(1000)),
+        &[
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            &agent_rtp.port.to_string(),
+            "-m",
+            "2",
+        ],
+    );
+    agent(&a, "anna", "login");
+    finished(
+        caller(&a, "before", None).0.wait(Duration::from_secs(20)),
+        "before",
+        &a,
+    );
+    redis.restart();
+    std::thread::sleep(Duration::from_millis(1500));
+    finished(
+        caller(&b, "after", None).0.wait(Duration::from_secs(30)),
+        "after",
+        &b,
+    );
+    finished(anna.wait(Duration::from_secs(10)), "anna", &a);
+    let order: Vec<String> = served(&[&a, &b])
+        .into_iter()
+        .map(|(_, who, _)| who)
+        .collect();
+    assert_eq!(order, ["before", "after"]);
+}
+
+#[test]
+fn a_sentinel_failover_keeps_every_caller_in_place() {
+    let primary = RedisServer::start();
+    let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
+    let sentinel = Sentinel::start(&primary);
+    let mut primary = primary;
+    let env = vec![
+        (
+            "CC__REDIS__SENTINELS".into(),
+            format!("127.0.0.1:{}", sentinel.port),
+        ),
+        ("CC__REDIS__MASTER_NAME".into(), "mymaster".into()),
+    ];
+    let anna_port = free_port();
+    let (a, b) = start_nodes(&env, anna_port, free_port(), "longest_idle");
+    let agent_rtp = RtpEndpoint::start(true);
+    let anna = Sipp::start_xml_on(
+        anna_port,
+        &format!("127.0.0.1:{}", a.sip_port),
+        &scenarios::callee(Some(1000)),
+        &[
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            &agent_rtp.port.to_string(),
+            "-m",
+            "3",
+        ],
+    );
+    agent(&a, "anna", "login");
+    agent(&a, "anna", "pause");
+    let first = caller(&a, "first", None);
+    wait_until("first waits", Duration::from_secs(5), || waiting(&a) == 1);
+    let second = caller(&b, "second", None);
+    wait_until("second waits", Duration::from_secs(5), || waiting(&a) == 2);
+    let third = caller(&a, "third", None);
+    wait_until("third waits", Duration::from_secs(5), || waiting(&a) == 3);
+    // Let the replica catch up, then lose the primary.
+    wait_until("the replica has the queue", Duration::from_secs(5), || {
+        replica
+            .cli(&["ZCARD", "cc:{help}:waiting:desk"])
+            .is_some_and(|r| r.trim() == "3")
+    });
+    primary.kill();
+    wait_until(
+        "the sentinel promotes the replica",
+        Duration::from_secs(15),
+        || sentinel.primary_port() == Some(replica.port),
+    );
+    wait_until(
+        "the nodes see the queue again",
+        Duration::from_secs(10),
+        || {
+            b.http_get("/units/help/agents")
+                .is_some_and(|(s, body)| s == 200 && body.contains("\"waiting\":3"))
+        },
+    );
+    agent(&b, "anna", "unpause");
+    for (sipp, label, node) in [
+        (first, "first", &a),
+        (second, "second", &b),
+        (third, "third", &a),
+    ] {
+        finished(sipp.0.wait(Duration::from_secs(30)), label, node);
+    }
+    finished(anna.wait(Duration::from_secs(10)), "anna", &a);
+    let order: Vec<String> = served(&[&a, &b])
+        .into_iter()
+        .map(|(_, who, _)| who)
+        .collect();
+    assert_eq!(
+        order,
+        ["first", "second", "third"],
+        "every caller kept their place across the failover"
+    );
+}
+
+#[test]
+fn ring_all_rings_both_agents_and_the_other_stops_ringing() {
+    let redis = RedisServer::start();
+    let (anna_port, bob_port) = (free_port(), free_port());
+    let (a, _b) = start_nodes(&single(&redis), anna_port, bob_port, "ring_all");
+    let agent_rtp = RtpEndpoint::start(true);
+    let anna = Sipp::start_xml_on(
+        anna_port,
+        &format!("127.0.0.1:{}", a.sip_port),
+        &scenarios::callee(Some(1500)),
+        &[
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            &agent_rtp.port.to_string(),
+            "-m",
+            "1",
+        ],
+    );
+    let bob = Sipp::start_xml_on(
+        bob_port,
+        &format!("127.0.0.1:{}", a.sip_port),
+        &scenarios::callee_cancelled(),
+        &["-m", "1"],
+    );
+    agent(&a, "bob", "login");
+    agent(&a, "anna", "login");
+    finished(
+        caller(&a, "caller", None).0.wait(Duration::from_secs(20)),
+        "caller",
+        &a,
+    );
+    finished(anna.wait(Duration::from_secs(10)), "anna", &a);
+    finished(
+        bob.wait(Duration::from_secs(10)),
+        "bob (cancelled when anna answered)",
+        &a,
+    );
+    let served = served(&[&a]);
+    assert_eq!(served.len(), 1);
+    assert_eq!(served[0].2, "anna");
+}
