@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use cc_tests::node::{Node, NodeOptions};
 use cc_tests::ports::free_port;
-use cc_tests::redis::{RedisServer, Sentinel};
+use cc_tests::redis::{RedisCluster, RedisServer, Sentinel};
 use cc_tests::rtp::RtpEndpoint;
 use cc_tests::scenarios::{self, Codec, Ending, Then};
 use cc_tests::sipp::SippResult;
@@ -19,14 +19,14 @@ fn unit(anna: u16, bob: u16, strategy: &str) -> NodeOptions {
             "help.yaml".into(),
             format!(
                 "unit: help\nname: Help desk\nservice_numbers: [\"4200\"]\ntimezone: Europe/Madrid\n\
-                 prompts:\n  moh: moh.wav\n\
+                 prompts:\n  moh: moh.wav\n  sorry: sorry.wav\n\
                  agents:\n  - {{ id: anna, name: Anna, uri: \"sip:anna@127.0.0.1:{anna}\", endpoint: microsip }}\n\
                  \x20 - {{ id: bob, name: Bob, uri: \"sip:bob@127.0.0.1:{bob}\", endpoint: desk_phone }}\n\
                  queues:\n  desk: {{ agents: [anna, bob], strategy: {strategy}, ring_timeout: 5s, max_wait: 60s, music_on_hold: moh }}\n\
-                 flow:\n  start: wait\n  steps:\n    wait:\n      queue: {{ queue: desk, on_no_agents: bye, on_timeout: bye, on_failure: bye }}\n    bye:\n      hangup: {{}}\n"
+                 flow:\n  start: wait\n  steps:\n    wait:\n      queue: {{ queue: desk, on_no_agents: bye, on_timeout: bye, on_failure: sorry }}\n    sorry:\n      play: {{ prompts: [sorry], next: bye }}\n    bye:\n      hangup: {{}}\n"
             ),
         )],
-        prompts: vec![("help".into(), "moh".into(), 2000)],
+        prompts: vec![("help".into(), "moh".into(), 2000), ("help".into(), "sorry".into(), 1000)],
         env: vec![],
     }
 }
@@ -326,8 +326,35 @@ fn a_redis_restart_is_survived() {
     assert_eq!(order, ["before", "after"]);
 }
 
+/// The callers in the order agents were connected to them, from the
+/// unit's queue log (whichever node connected them).
+fn connect_order(node: &Node) -> Vec<String> {
+    let (_, body) = node.http_get("/units/help/queue-log").unwrap();
+    let log: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let events = log["events"].as_array().unwrap();
+    let caller_of = |call: &str| {
+        events
+            .iter()
+            .find(|e| e["event"] == "ENTERQUEUE" && e["call"] == call)
+            .and_then(|e| e["data"][1].as_str())
+            .map(|uri| {
+                uri.trim_start_matches("sip:")
+                    .split('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    events
+        .iter()
+        .filter(|e| e["event"] == "CONNECT")
+        .map(|e| caller_of(e["call"].as_str().unwrap_or_default()))
+        .collect()
+}
+
 #[test]
-fn a_sentinel_failover_keeps_every_caller_in_place() {
+fn a_sentinel_failover_under_calls_keeps_every_caller_in_place() {
     let primary = RedisServer::start();
     let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
     let sentinel = Sentinel::start(&primary);
@@ -339,38 +366,56 @@ fn a_sentinel_failover_keeps_every_caller_in_place() {
         ),
         ("CC__REDIS__MASTER_NAME".into(), "mymaster".into()),
     ];
-    let anna_port = free_port();
-    let (a, b) = start_nodes(&env, anna_port, free_port(), "longest_idle");
+    let (anna_port, bob_port) = (free_port(), free_port());
+    let (a, b) = start_nodes(&env, anna_port, bob_port, "longest_idle");
     let agent_rtp = RtpEndpoint::start(true);
-    let anna = Sipp::start_xml_on(
+    let rtp_port = agent_rtp.port.to_string();
+    let agent_args = [
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &rtp_port,
+        "-m",
+        "10",
+    ];
+    let _anna = Sipp::start_xml_on(
         anna_port,
         &format!("127.0.0.1:{}", a.sip_port),
+        &scenarios::callee(Some(8000)),
+        &agent_args,
+    );
+    let _bob = Sipp::start_xml_on(
+        bob_port,
+        &format!("127.0.0.1:{}", b.sip_port),
         &scenarios::callee(Some(1000)),
-        &[
-            "-key",
-            "rtp_ip",
-            "127.0.0.1",
-            "-key",
-            "rtp_port",
-            &agent_rtp.port.to_string(),
-            "-m",
-            "3",
-        ],
+        &agent_args,
     );
     agent(&a, "anna", "login");
-    agent(&a, "anna", "pause");
-    let first = caller(&a, "first", None);
-    wait_until("first waits", Duration::from_secs(5), || waiting(&a) == 1);
-    let second = caller(&b, "second", None);
-    wait_until("second waits", Duration::from_secs(5), || waiting(&a) == 2);
-    let third = caller(&a, "third", None);
-    wait_until("third waits", Duration::from_secs(5), || waiting(&a) == 3);
-    // Let the replica catch up, then lose the primary.
+    agent(&b, "bob", "login");
+    agent(&b, "bob", "pause");
+    // Anna takes c1; c2…c6 wait, joining on both nodes in turn.
+    let mut callers = Vec::new();
+    for i in 1..=6u64 {
+        let node = if i % 2 == 1 { &a } else { &b };
+        callers.push((caller(node, &format!("c{i}"), None), format!("c{i}"), node));
+        if i == 1 {
+            wait_until("anna talks to c1", Duration::from_secs(5), || {
+                agent_view(&a, "anna")["state"] == "on_call"
+            });
+        } else {
+            wait_until("the caller waits", Duration::from_secs(5), || {
+                waiting(&a) == i - 1
+            });
+        }
+    }
     wait_until("the replica has the queue", Duration::from_secs(5), || {
         replica
             .cli(&["ZCARD", "cc:{help}:waiting:desk"])
-            .is_some_and(|r| r.trim() == "3")
+            .is_some_and(|r| r.trim() == "5")
     });
+    // The primary dies while anna is in a call and five callers wait.
     primary.kill();
     wait_until(
         "the sentinel promotes the replica",
@@ -382,25 +427,16 @@ fn a_sentinel_failover_keeps_every_caller_in_place() {
         Duration::from_secs(10),
         || {
             b.http_get("/units/help/agents")
-                .is_some_and(|(s, body)| s == 200 && body.contains("\"waiting\":3"))
+                .is_some_and(|(s, body)| s == 200 && body.contains("\"waiting\":5"))
         },
     );
-    agent(&b, "anna", "unpause");
-    for (sipp, label, node) in [
-        (first, "first", &a),
-        (second, "second", &b),
-        (third, "third", &a),
-    ] {
-        finished(sipp.0.wait(Duration::from_secs(30)), label, node);
+    agent(&b, "bob", "unpause");
+    for ((sipp, _rtp), label, node) in callers {
+        finished(sipp.wait(Duration::from_secs(40)), &label, node);
     }
-    finished(anna.wait(Duration::from_secs(10)), "anna", &a);
-    let order: Vec<String> = served(&[&a, &b])
-        .into_iter()
-        .map(|(_, who, _)| who)
-        .collect();
     assert_eq!(
-        order,
-        ["first", "second", "third"],
+        connect_order(&a),
+        ["c1", "c2", "c3", "c4", "c5", "c6"],
         "every caller kept their place across the failover"
     );
 }
@@ -448,4 +484,185 @@ fn ring_all_rings_both_agents_and_the_other_stops_ringing() {
     let served = served(&[&a]);
     assert_eq!(served.len(), 1);
     assert_eq!(served[0].2, "anna");
+}
+
+#[test]
+fn without_redis_bridged_calls_go_on_callers_take_the_failure_branch_and_the_node_recovers() {
+    let mut redis = RedisServer::start();
+    let anna_port = free_port();
+    let (a, _b) = start_nodes(&single(&redis), anna_port, free_port(), "longest_idle");
+    let agent_rtp = RtpEndpoint::start(true);
+    let anna = Sipp::start_xml_on(
+        anna_port,
+        &format!("127.0.0.1:{}", a.sip_port),
+        &scenarios::callee(Some(3000)),
+        &[
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            &agent_rtp.port.to_string(),
+            "-m",
+            "2",
+        ],
+    );
+    agent(&a, "anna", "login");
+    let talker = caller(&a, "talker", None);
+    wait_until("anna talks", Duration::from_secs(5), || {
+        agent_view(&a, "anna")["state"] == "on_call"
+    });
+
+    redis.kill();
+    // A new caller is not left in silence: the queue step's failure branch.
+    let (late, late_rtp) = caller(&a, "late", None);
+    finished(late.wait(Duration::from_secs(20)), "late", &a);
+    assert!(
+        late_rtp.packets().len() >= 40,
+        "the caller heard the failure branch's prompt"
+    );
+    assert_eq!(a.metric("cc_acd_failures_total"), 1.0);
+    assert!(a.metric("cc_acd_store_errors_total") >= 1.0);
+    // The bridged call went on, and ends when the agent hangs up.
+    finished(talker.0.wait(Duration::from_secs(20)), "talker", &a);
+
+    redis.restart();
+    // The node tells Redis the call it missed has ended: anna is free again.
+    wait_until("anna is available again", Duration::from_secs(10), || {
+        a.http_get("/units/help/agents")
+            .is_some_and(|(s, body)| s == 200 && body.contains("\"state\":\"available\""))
+    });
+    finished(
+        caller(&a, "after", None).0.wait(Duration::from_secs(20)),
+        "after",
+        &a,
+    );
+    finished(anna.wait(Duration::from_secs(10)), "anna", &a);
+    let order: Vec<String> = served(&[&a]).into_iter().map(|(_, who, _)| who).collect();
+    assert_eq!(order, ["talker", "after"]);
+
+    // The queue log has the whole story, as queue_log lines.
+    let (status, text) = a.http_get("/units/help/queue-log?format=text").unwrap();
+    assert_eq!(status, 200);
+    let events: Vec<&str> = text.lines().filter_map(|l| l.split('|').nth(4)).collect();
+    for expected in [
+        "AGENTLOGIN",
+        "ENTERQUEUE",
+        "OFFER",
+        "CONNECT",
+        "COMPLETEAGENT",
+    ] {
+        assert_eq!(
+            events.iter().filter(|e| **e == expected).count(),
+            if expected == "AGENTLOGIN" { 1 } else { 2 },
+            "{expected} in\n{text}"
+        );
+    }
+    let (status, body) = a.http_get("/units/help/queue-log?after=garbage").unwrap();
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = a.http_get("/units/nobody/queue-log").unwrap();
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn a_redis_cluster_keeps_each_unit_in_one_slot_and_serves_both_nodes() {
+    let cluster = RedisCluster::start();
+    let env = vec![("CC__REDIS__CLUSTER".to_string(), cluster.addresses())];
+    let anna_port = free_port();
+    let (a, b) = start_nodes(&env, anna_port, free_port(), "longest_idle");
+    let agent_rtp = RtpEndpoint::start(true);
+    let anna = Sipp::start_xml_on(
+        anna_port,
+        &format!("127.0.0.1:{}", a.sip_port),
+        &scenarios::callee(Some(1000)),
+        &[
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            &agent_rtp.port.to_string(),
+            "-m",
+            "2",
+        ],
+    );
+    agent(&a, "anna", "login");
+    agent(&a, "anna", "pause");
+    let first = caller(&b, "first", None);
+    wait_until("first waits", Duration::from_secs(5), || waiting(&a) == 1);
+    let second = caller(&a, "second", None);
+    wait_until("second waits", Duration::from_secs(5), || waiting(&b) == 2);
+    // Every key of the unit is on one primary: its scripts run in one slot.
+    let per_server = cluster.keys_per_server("cc:{help}:*");
+    assert_eq!(
+        per_server.iter().filter(|n| **n > 0).count(),
+        1,
+        "{per_server:?}"
+    );
+    assert!(per_server.iter().sum::<usize>() >= 5, "{per_server:?}");
+    agent(&b, "anna", "unpause");
+    finished(first.0.wait(Duration::from_secs(20)), "first", &b);
+    finished(second.0.wait(Duration::from_secs(20)), "second", &a);
+    finished(anna.wait(Duration::from_secs(10)), "anna", &a);
+    let order: Vec<String> = served(&[&a, &b])
+        .into_iter()
+        .map(|(_, who, _)| who)
+        .collect();
+    assert_eq!(order, ["first", "second"]);
+}
+
+#[test]
+fn round_robin_takes_the_agents_in_turn_across_nodes() {
+    let redis = RedisServer::start();
+    let (anna_port, bob_port) = (free_port(), free_port());
+    let (a, b) = start_nodes(&single(&redis), anna_port, bob_port, "round_robin");
+    let agent_rtp = RtpEndpoint::start(true);
+    let rtp_port = agent_rtp.port.to_string();
+    let agent_args = [
+        "-key",
+        "rtp_ip",
+        "127.0.0.1",
+        "-key",
+        "rtp_port",
+        &rtp_port,
+        "-m",
+        "2",
+    ];
+    let anna = Sipp::start_xml_on(
+        anna_port,
+        &format!("127.0.0.1:{}", a.sip_port),
+        &scenarios::callee(Some(300)),
+        &agent_args,
+    );
+    let bob = Sipp::start_xml_on(
+        bob_port,
+        &format!("127.0.0.1:{}", b.sip_port),
+        &scenarios::callee(Some(300)),
+        &agent_args,
+    );
+    agent(&a, "anna", "login");
+    agent(&b, "bob", "login");
+    // One caller at a time, on alternate nodes: each finds both agents free,
+    // and the queue's memory picks the one after the last offered.
+    for i in 1..=4 {
+        let node = if i % 2 == 1 { &a } else { &b };
+        finished(
+            caller(node, &format!("c{i}"), None)
+                .0
+                .wait(Duration::from_secs(20)),
+            &format!("c{i}"),
+            node,
+        );
+        wait_until("both agents are free", Duration::from_secs(5), || {
+            agent_view(&a, "anna")["state"] == "available"
+                && agent_view(&a, "bob")["state"] == "available"
+        });
+    }
+    finished(anna.wait(Duration::from_secs(10)), "anna", &a);
+    finished(bob.wait(Duration::from_secs(10)), "bob", &b);
+    let agents: Vec<String> = served(&[&a, &b])
+        .into_iter()
+        .map(|(_, _, agent)| agent)
+        .collect();
+    assert_eq!(agents, ["anna", "bob", "anna", "bob"]);
 }

@@ -182,3 +182,75 @@ impl Drop for Sentinel {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A Redis Cluster of three primaries on loopback, slots spread by
+/// `redis-cli --cluster create`.
+pub struct RedisCluster {
+    pub servers: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub fn start() -> RedisCluster {
+        let servers: Vec<RedisServer> = (0..3)
+            .map(|_| {
+                // The bus port is given: port + 10000 may not exist.
+                let bus = free_port().to_string();
+                RedisServer::start_with(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-port",
+                    &bus,
+                    "--cluster-node-timeout",
+                    "2000",
+                ])
+            })
+            .collect();
+        let addresses: Vec<String> = servers
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli (Debian package redis-tools)");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        let cluster = RedisCluster { servers };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let ready = cluster.servers.iter().all(|s| {
+                s.cli(&["CLUSTER", "INFO"])
+                    .is_some_and(|i| i.contains("cluster_state:ok"))
+            });
+            if ready {
+                return cluster;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the Redis Cluster did not come up");
+    }
+
+    /// The `CC__REDIS__CLUSTER` value: every primary's address.
+    pub fn addresses(&self) -> String {
+        self.servers
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// How many keys matching `pattern` each primary holds.
+    pub fn keys_per_server(&self, pattern: &str) -> Vec<usize> {
+        self.servers
+            .iter()
+            .map(|s| {
+                s.cli(&["KEYS", pattern]).map_or(0, |out| {
+                    out.lines().filter(|l| !l.trim().is_empty()).count()
+                })
+            })
+            .collect()
+    }
+}

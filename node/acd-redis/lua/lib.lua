@@ -447,6 +447,7 @@ local function finish(result)
     end
   end
   for _, e in ipairs(fx.events) do
+    -- About cc_acd::EVENTS_KEPT events are kept.
     redis.call('XADD', K_EVENTS, 'MAXLEN', '~', '100000', '*', 'event', cjson.encode(e))
   end
   for _, n in ipairs(fx.notices) do

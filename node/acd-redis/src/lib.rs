@@ -28,8 +28,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use cc_acd::{
-    AcdStore, AgentError, Effects, Join, JoinOutcome, LeaveReason, Millis, Notice, OfferFailure,
-    Position, QueueEvent, Snapshot, StoreError, UnitConfig,
+    AcdStore, AgentError, Effects, Join, JoinOutcome, LeaveReason, LoggedEvent, Millis, Notice,
+    OfferFailure, Position, QueueEvent, Snapshot, StoreError, UnitConfig,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
@@ -405,8 +405,8 @@ impl RedisStore {
         let channel = format!("cc:node:{node}");
         let target = self.target.clone();
         tokio::spawn(async move {
-            loop {
-                if let Err(e) = listen(&target, &channel, &sink, &subscribed).await {
+            for attempt in 0usize.. {
+                if let Err(e) = listen(&target, attempt, &channel, &sink, &subscribed).await {
                     tracing::warn!(error = %e, "ACD notice subscription lost; reconnecting");
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -415,8 +415,11 @@ impl RedisStore {
     }
 }
 
+/// Listens on `channel` until the connection drops. In a cluster a PUBLISH
+/// reaches every primary, so any one will do: each attempt takes the next.
 async fn listen(
     target: &Target,
+    attempt: usize,
     channel: &str,
     sink: &cc_acd::store::NoticeSink,
     subscribed: &Arc<dyn Fn() + Send + Sync>,
@@ -425,7 +428,8 @@ async fn listen(
     let client = match target {
         Target::Single(url) => redis::Client::open(url.as_str())?,
         Target::Cluster(nodes) => {
-            redis::Client::open(nodes.first().map(String::as_str).unwrap_or_default())?
+            let node = nodes.get(attempt % nodes.len().max(1));
+            redis::Client::open(node.map(String::as_str).unwrap_or_default())?
         }
         Target::Sentinel { sentinels, master } => {
             sentinel_client(sentinels, master)?
@@ -711,5 +715,48 @@ impl AcdStore for RedisStore {
             .await?;
         serde_json::from_str(&arrays(&reply))
             .map_err(|e| StoreError::Protocol(format!("{e}: {reply}")))
+    }
+
+    async fn events(
+        &self,
+        unit: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        if let Some(id) = after {
+            // A stream id is `<ms>-<seq>`; anything else would be a Redis error.
+            let valid = id.split_once('-').is_some_and(|(ms, seq)| {
+                !ms.is_empty()
+                    && !seq.is_empty()
+                    && ms.bytes().chain(seq.bytes()).all(|b| b.is_ascii_digit())
+            });
+            if !valid {
+                return Err(StoreError::Protocol(format!("no event id {id:?}")));
+            }
+        }
+        let start = after.map_or_else(|| "-".to_string(), |id| format!("({id}"));
+        let entries: Vec<(String, Vec<String>)> = self
+            .query(
+                redis::cmd("XRANGE")
+                    .arg(format!("cc:{{{unit}}}:events"))
+                    .arg(start)
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(limit),
+            )
+            .await?;
+        entries
+            .into_iter()
+            .map(|(id, fields)| {
+                let json = fields
+                    .chunks(2)
+                    .find(|pair| pair.first().map(String::as_str) == Some("event"))
+                    .and_then(|pair| pair.get(1))
+                    .ok_or_else(|| StoreError::Protocol(format!("event {id} has no body")))?;
+                let event: QueueEvent = serde_json::from_str(&arrays(json))
+                    .map_err(|e| StoreError::Protocol(format!("{e}: {json}")))?;
+                Ok(LoggedEvent { id, event })
+            })
+            .collect()
     }
 }

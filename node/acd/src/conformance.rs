@@ -869,6 +869,62 @@ pub async fn events_speak_queue_log<S: AcdStore>(store: &S, unit: &str) {
     assert_eq!(fx.events[0].data[1], "60", "talked 60 s");
 }
 
+pub async fn the_event_log_keeps_every_event_in_order<S: AcdStore>(store: &S, unit: &str) {
+    setup(
+        store,
+        unit,
+        unit_config(
+            vec![("q", queue(Strategy::LongestIdle, &[("a", 1)]))],
+            &["a"],
+        ),
+        &[],
+    )
+    .await;
+    let mut emitted = events(&store.login(unit, "a", T0).await.unwrap());
+    let (_, fx) = store
+        .join(unit, &join("q", "c1", "n1"), T0 + 1000)
+        .await
+        .unwrap();
+    emitted.extend(events(&fx));
+    let (_, fx) = store
+        .join(unit, &join("q", "c2", "n2"), T0 + 2000)
+        .await
+        .unwrap();
+    emitted.extend(events(&fx));
+    let logged = store.events(unit, None, 1000).await.unwrap();
+    let names: Vec<String> = logged.iter().map(|e| e.event.event.clone()).collect();
+    assert_eq!(
+        names, emitted,
+        "the log holds what the operations returned, in order"
+    );
+    assert_eq!(logged[2].event.call, "c1");
+    // Reading on from an id gives what came after it, a page at a time.
+    let page = store.events(unit, Some(&logged[1].id), 2).await.unwrap();
+    assert_eq!(page, logged[2..4].to_vec());
+    let rest = store.events(unit, Some(&logged[3].id), 1000).await.unwrap();
+    assert_eq!(rest, logged[4..].to_vec());
+    assert!(store
+        .events(unit, Some(&logged.last().unwrap().id), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Another unit's log is its own; a bad id is an error, not a panic.
+    assert!(store
+        .events("some-other-unit", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.events(unit, Some("not an id"), 10).await.is_err());
+    assert_eq!(
+        logged[1].event.queue_log_line(),
+        format!(
+            "{}|c1|q|NONE|ENTERQUEUE||sip:c1@caller|1",
+            (T0 + 1000) / 1000
+        ),
+        "queue_log: epoch|callid|queue|agent|event|url|callerid|position"
+    );
+}
+
 /// Generates one `#[tokio::test]` per case for a store built by `$make`, an
 /// expression giving `(guard, store)` (the guard is kept for the case).
 #[macro_export]
@@ -895,7 +951,8 @@ macro_rules! conformance_suite {
             joining_twice_and_stale_reservations_are_safe,
             retried_reports_change_nothing_twice,
             logout_and_pause_during_a_call_wait_for_its_end,
-            events_speak_queue_log
+            events_speak_queue_log,
+            the_event_log_keeps_every_event_in_order
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -39,5 +39,5 @@ pub mod store;
 pub mod types;
 
 pub use model::Model;
-pub use store::{AcdStore, MemoryStore, StoreError};
+pub use store::{AcdStore, MemoryStore, StoreError, EVENTS_KEPT};
 pub use types::*;

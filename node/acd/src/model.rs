@@ -720,7 +720,10 @@ impl Model {
             if c.offers.is_empty() {
                 if let Some(q) = u.config.queues.get(&c.queue) {
                     consider(c.enqueued_at + q.max_wait_ms);
-                    if let Some(periods) = now.saturating_sub(c.enqueued_at).checked_div(q.escalate_after_ms) {
+                    if let Some(periods) = now
+                        .saturating_sub(c.enqueued_at)
+                        .checked_div(q.escalate_after_ms)
+                    {
                         // The next level joins at the next whole period.
                         consider(c.enqueued_at + (periods + 1) * q.escalate_after_ms);
                     }
@@ -1075,7 +1078,10 @@ fn choose_agents(
     let mut members: Vec<&Member> = config.members.iter().collect();
     members.sort_by(|a, b| (a.level, &a.agent).cmp(&(b.level, &b.agent)));
     let lowest = members.first().map_or(0, |m| m.level);
-    let allowed = match now.saturating_sub(call.enqueued_at).checked_div(config.escalate_after_ms) {
+    let allowed = match now
+        .saturating_sub(call.enqueued_at)
+        .checked_div(config.escalate_after_ms)
+    {
         Some(periods) => lowest.saturating_add(periods.min(u64::from(u32::MAX)) as u32),
         None => u32::MAX,
     };

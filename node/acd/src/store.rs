@@ -5,7 +5,7 @@
 //! operation as one Lua script. Both answer with the operation's result and
 //! its [`Effects`], and both deliver notices to the nodes they are for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -128,7 +128,19 @@ pub trait AcdStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Position>, StoreError>> + Send;
     /// A unit's queues and agents.
     fn snapshot(&self, unit: &str) -> impl Future<Output = Result<Snapshot, StoreError>> + Send;
+    /// Up to `limit` of a unit's queue events, oldest first, after the one
+    /// with id `after` (from the oldest kept without it). The log keeps the
+    /// last [`EVENTS_KEPT`] events or so.
+    fn events(
+        &self,
+        unit: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<LoggedEvent>, StoreError>> + Send;
 }
+
+/// About how many events a unit's log keeps.
+pub const EVENTS_KEPT: usize = 100_000;
 
 /// The model in a mutex: the ACD of a single node (the embedded default),
 /// and the reference the Redis store is tested against.
@@ -136,6 +148,27 @@ pub trait AcdStore: Send + Sync + 'static {
 pub struct MemoryStore {
     model: Arc<Mutex<Model>>,
     sinks: Arc<Mutex<HashMap<String, NoticeSink>>>,
+    log: Arc<Mutex<EventLog>>,
+}
+
+/// Each unit's recent events, numbered.
+#[derive(Default)]
+struct EventLog {
+    next: u64,
+    units: HashMap<String, VecDeque<(u64, QueueEvent)>>,
+}
+
+impl EventLog {
+    fn append(&mut self, events: &[QueueEvent]) {
+        for event in events {
+            self.next += 1;
+            let log = self.units.entry(event.unit.clone()).or_default();
+            if log.len() >= EVENTS_KEPT {
+                log.pop_front();
+            }
+            log.push_back((self.next, event.clone()));
+        }
+    }
 }
 
 impl MemoryStore {
@@ -167,6 +200,9 @@ impl MemoryStore {
             effects.next_tick = model.next_deadline(unit, now);
             (result, effects)
         };
+        if let Ok(mut log) = self.log.lock() {
+            log.append(&effects.events);
+        }
         self.deliver(&effects);
         (result, effects)
     }
@@ -319,5 +355,35 @@ impl AcdStore for MemoryStore {
             .lock()
             .map_err(|e| StoreError::Protocol(e.to_string()))?
             .snapshot(unit))
+    }
+
+    async fn events(
+        &self,
+        unit: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        let after = match after {
+            Some(id) => id
+                .parse::<u64>()
+                .map_err(|_| StoreError::Protocol(format!("no event id {id:?}")))?,
+            None => 0,
+        };
+        let log = self
+            .log
+            .lock()
+            .map_err(|e| StoreError::Protocol(e.to_string()))?;
+        Ok(log
+            .units
+            .get(unit)
+            .into_iter()
+            .flatten()
+            .filter(|(id, _)| *id > after)
+            .take(limit)
+            .map(|(id, event)| LoggedEvent {
+                id: id.to_string(),
+                event: event.clone(),
+            })
+            .collect())
     }
 }

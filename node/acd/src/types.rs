@@ -291,6 +291,38 @@ pub struct QueueEvent {
     pub data: Vec<String>,
 }
 
+/// A queue event as the store keeps it, with its place in the unit's log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedEvent {
+    /// Its id in the log: pass it as `after` to read on from it. Opaque (a
+    /// Redis stream id, a counter in memory), increasing.
+    pub id: String,
+    /// The event.
+    #[serde(flatten)]
+    pub event: QueueEvent,
+}
+
+impl QueueEvent {
+    /// The event as a line of Asterisk's `queue_log` file
+    /// (`epoch|callid|queue|agent|event|data1|data2|…`), which queue
+    /// reporting tools read.
+    pub fn queue_log_line(&self) -> String {
+        let mut line = format!(
+            "{}|{}|{}|{}|{}",
+            self.time / 1000,
+            self.call,
+            self.queue,
+            self.agent,
+            self.event
+        );
+        for field in &self.data {
+            line.push('|');
+            line.push_str(&field.replace(['|', '\n', '\r'], " "));
+        }
+        line
+    }
+}
+
 /// What an operation changed beyond its answer: notices for nodes, events
 /// for the log. Both are ordered.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

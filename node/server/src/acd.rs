@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cc_acd::{
-    AcdStore, AgentConfig, Effects, Join, JoinOutcome, LeaveReason, Member, MemoryStore, Millis,
-    Notice, OfferFailure, Position, QueueConfig, Snapshot, StoreError, UnitConfig,
+    AcdStore, AgentConfig, Effects, Join, JoinOutcome, LeaveReason, LoggedEvent, Member,
+    MemoryStore, Millis, Notice, OfferFailure, Position, QueueConfig, Snapshot, StoreError,
+    UnitConfig,
 };
 use tokio::sync::Notify;
 
@@ -41,13 +42,21 @@ pub enum Store {
     Redis(Arc<cc_acd_redis::RedisStore>),
 }
 
+/// Runs one store operation on whichever store the node has, timed into
+/// `cc_acd_store_seconds{op}` (and counted in `cc_acd_store_errors_total`
+/// when it fails).
 macro_rules! with_store {
-    ($self:expr, $s:ident => $body:expr) => {
-        match &$self.store {
+    ($self:expr, $op:literal, $s:ident => $body:expr) => {{
+        let started = std::time::Instant::now();
+        let result = match &$self.store {
             Store::Memory($s) => $body,
             Store::Redis($s) => $body,
-        }
-    };
+        };
+        $self
+            .metrics
+            .acd_store_op($op, started.elapsed(), result.is_ok());
+        result
+    }};
 }
 
 /// A report to the store that failed while it was out of reach, kept to be
@@ -165,7 +174,7 @@ impl Acd {
         });
         let now = now_ms();
         for (unit, config) in &acd.configs {
-            with_store!(acd, s => s.configure(unit, config, now).await)?;
+            with_store!(acd, "configure", s => s.configure(unit, config, now).await)?;
         }
         let weak = Arc::downgrade(&acd);
         let sink: cc_acd::store::NoticeSink = Arc::new(move |notice| {
@@ -283,7 +292,7 @@ impl Acd {
     /// ringing for this node's calls. A call ignores an offer it already has.
     async fn pick_up_missed_offers(self: Arc<Self>) {
         for unit in &self.units {
-            let Ok(snapshot) = with_store!(self, s => s.snapshot(unit).await) else {
+            let Ok(snapshot) = with_store!(self, "snapshot", s => s.snapshot(unit).await) else {
                 continue;
             };
             for agent in snapshot.agents {
@@ -437,7 +446,7 @@ impl Acd {
                 if let Ok(mut wake) = self.wake.lock() {
                     wake.remove(&unit);
                 }
-                match with_store!(self, s => s.tick(&unit, now).await) {
+                match with_store!(self, "tick", s => s.tick(&unit, now).await) {
                     Ok((next, fx)) => {
                         self.observe(&unit, &fx);
                         if let (Some(at), Ok(mut wake)) = (next, self.wake.lock()) {
@@ -456,7 +465,7 @@ impl Acd {
         if !self.leading.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
-        let Ok(snapshot) = with_store!(self, s => s.snapshot(unit).await) else {
+        let Ok(snapshot) = with_store!(self, "snapshot", s => s.snapshot(unit).await) else {
             return;
         };
         let now = now_ms();
@@ -516,7 +525,7 @@ impl Acd {
             node: self.node.clone(),
             priority,
         };
-        let result = with_store!(self, s => s.join(unit, &join, now_ms()).await);
+        let result = with_store!(self, "join", s => s.join(unit, &join, now_ms()).await);
         match &result {
             Ok((JoinOutcome::Queued { .. }, fx)) => self.observe(unit, fx),
             _ => self.forget(call),
@@ -539,17 +548,18 @@ impl Acd {
         reason: LeaveReason,
     ) -> Result<Vec<String>, StoreError> {
         self.forget(call);
-        let (offers, fx) = with_store!(self, s => s.leave(unit, call, reason, now_ms()).await)
-            .inspect_err(|e| {
-                self.keep_for_retry(
-                    Retry::Leave {
-                        unit: unit.into(),
-                        call: call.into(),
-                        reason,
-                    },
-                    e,
-                )
-            })?;
+        let (offers, fx) =
+            with_store!(self, "leave", s => s.leave(unit, call, reason, now_ms()).await)
+                .inspect_err(|e| {
+                    self.keep_for_retry(
+                        Retry::Leave {
+                            unit: unit.into(),
+                            call: call.into(),
+                            reason,
+                        },
+                        e,
+                    )
+                })?;
         self.observe(unit, &fx);
         Ok(offers.into_iter().map(|(_, r)| r).collect())
     }
@@ -560,8 +570,7 @@ impl Acd {
         unit: &str,
         reservation: &str,
     ) -> Result<Option<(String, String)>, StoreError> {
-        let (answered, fx) =
-            with_store!(self, s => s.offer_answered(unit, reservation, now_ms()).await)?;
+        let (answered, fx) = with_store!(self, "offer_answered", s => s.offer_answered(unit, reservation, now_ms()).await)?;
         self.observe(unit, &fx);
         if let Some((call, _)) = &answered {
             self.forget(call);
@@ -576,7 +585,7 @@ impl Acd {
         reservation: &str,
         failure: OfferFailure,
     ) -> Result<(), StoreError> {
-        let fx = with_store!(self, s => s.offer_failed(unit, reservation, failure, now_ms()).await)
+        let fx = with_store!(self, "offer_failed", s => s.offer_failed(unit, reservation, failure, now_ms()).await)
             .inspect_err(|e| {
                 self.keep_for_retry(
                     Retry::Failed {
@@ -599,7 +608,7 @@ impl Acd {
         call: &str,
         by_agent: bool,
     ) -> Result<(), StoreError> {
-        let fx = with_store!(self, s => s.call_ended(unit, agent, call, by_agent, now_ms()).await)
+        let fx = with_store!(self, "call_ended", s => s.call_ended(unit, agent, call, by_agent, now_ms()).await)
             .inspect_err(|e| {
                 self.keep_for_retry(
                     Retry::Ended {
@@ -624,12 +633,16 @@ impl Acd {
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let fx = match action {
-            AgentAction::Login => with_store!(self, s => s.login(unit, agent, now).await)?,
-            AgentAction::Logout => with_store!(self, s => s.logout(unit, agent, now).await)?,
-            AgentAction::Pause(reason) => {
-                with_store!(self, s => s.pause(unit, agent, &reason, now).await)?
+            AgentAction::Login => with_store!(self, "login", s => s.login(unit, agent, now).await)?,
+            AgentAction::Logout => {
+                with_store!(self, "logout", s => s.logout(unit, agent, now).await)?
             }
-            AgentAction::Unpause => with_store!(self, s => s.unpause(unit, agent, now).await)?,
+            AgentAction::Pause(reason) => {
+                with_store!(self, "pause", s => s.pause(unit, agent, &reason, now).await)?
+            }
+            AgentAction::Unpause => {
+                with_store!(self, "unpause", s => s.unpause(unit, agent, now).await)?
+            }
         };
         self.observe(unit, &fx);
         self.report(unit).await;
@@ -638,12 +651,23 @@ impl Acd {
 
     /// A waiting caller's place.
     pub async fn position(&self, unit: &str, call: &str) -> Result<Option<Position>, StoreError> {
-        with_store!(self, s => s.position(unit, call).await)
+        with_store!(self, "position", s => s.position(unit, call).await)
     }
 
     /// A unit's queues and agents.
     pub async fn snapshot(&self, unit: &str) -> Result<Snapshot, StoreError> {
-        with_store!(self, s => s.snapshot(unit).await)
+        with_store!(self, "snapshot", s => s.snapshot(unit).await)
+    }
+
+    /// A unit's queue events after `after`, oldest first: the cluster's
+    /// whole log (Redis keeps it for every node), not only this node's.
+    pub async fn events(
+        &self,
+        unit: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<LoggedEvent>, StoreError> {
+        with_store!(self, "events", s => s.events(unit, after, limit).await)
     }
 }
 

@@ -1,11 +1,12 @@
 //! The node's HTTP side (axum): `/health` for load balancers and operators,
-//! `/metrics` for Prometheus, and the drain switch.
+//! `/metrics` for Prometheus, the drain switch, and each unit's ACD: its
+//! queues and agents, agent actions, and the queue log.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
@@ -19,6 +20,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/drain", post(drain))
         .route("/undrain", post(undrain))
         .route("/units/{unit}/agents", get(agents))
+        .route("/units/{unit}/queue-log", get(queue_log))
         .route("/units/{unit}/agents/{agent}/{action}", post(agent_action))
         .with_state(node)
 }
@@ -81,6 +83,77 @@ async fn agents(State(node): State<Arc<Node>>, Path(unit): Path<String>) -> impl
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "error": e.to_string() })),
         ),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LogQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+    format: Option<String>,
+}
+
+/// The most events one request returns.
+const LOG_PAGE: usize = 1000;
+
+/// `GET /units/{unit}/queue-log?after=<id>&limit=<n>&format=json|text`: the
+/// unit's queue events, oldest first, for supervisors' views and reports;
+/// `format=text` gives Asterisk `queue_log` lines, which queue reporting
+/// tools read. Page on with `after` = the last id (JSON) or the `X-Next`
+/// header.
+async fn queue_log(
+    State(node): State<Arc<Node>>,
+    Path(unit): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Response {
+    if !node.directory.units().iter().any(|u| u.id() == unit) {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no unit {unit:?}") })),
+        )
+            .into_response();
+    }
+    let limit = query.limit.unwrap_or(LOG_PAGE).clamp(1, LOG_PAGE);
+    let events = match node.acd.events(&unit, query.after.as_deref(), limit).await {
+        Ok(events) => events,
+        Err(cc_acd::StoreError::Protocol(e)) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response()
+        }
+        Err(e) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": e.to_string() })),
+            )
+                .into_response()
+        }
+    };
+    let next = events
+        .last()
+        .map(|e| e.id.clone())
+        .or(query.after)
+        .unwrap_or_default();
+    match query.format.as_deref() {
+        None | Some("json") => Json(json!({ "events": events, "next": next })).into_response(),
+        Some("text") => {
+            let mut text = String::new();
+            for logged in &events {
+                text.push_str(&logged.event.queue_log_line());
+                text.push('\n');
+            }
+            (
+                [
+                    ("content-type", "text/plain; charset=utf-8".to_string()),
+                    ("x-next", next),
+                ],
+                text,
+            )
+                .into_response()
+        }
+        Some(other) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": format!("no format {other:?}: json or text") })),
+        )
+            .into_response(),
     }
 }
 

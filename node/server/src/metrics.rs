@@ -52,6 +52,11 @@ pub struct QueueEventLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OpLabel {
+    pub op: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WaitLabels {
     pub unit: String,
     pub queue: String,
@@ -98,6 +103,8 @@ pub struct Metrics {
     pub agents: Family<UnitState, Gauge>,
     pub queue_events: Family<QueueEventLabels, Counter>,
     pub acd_failures: Counter,
+    pub acd_store_seconds: Family<OpLabel, Histogram>,
+    pub acd_store_errors: Family<OpLabel, Counter>,
     pub queue_wait: Family<WaitLabels, Histogram>,
     pub voicemails: Family<UnitLabel, Counter>,
     pub draining: Gauge,
@@ -229,6 +236,22 @@ impl Metrics {
             "Queue steps that could not reach the ACD store and took their failure branch",
             acd_failures.clone(),
         );
+        let acd_store_seconds = Family::<OpLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0,
+            ])
+        });
+        registry.register(
+            "cc_acd_store_seconds",
+            "Time of each ACD store operation (one Lua script with Redis), by operation",
+            acd_store_seconds.clone(),
+        );
+        let acd_store_errors = Family::<OpLabel, Counter>::default();
+        registry.register(
+            "cc_acd_store_errors",
+            "ACD store operations that failed (Redis unreachable, a bad reply), by operation",
+            acd_store_errors.clone(),
+        );
         let queue_wait = Family::<WaitLabels, Histogram>::new_with_constructor(wait_histogram);
         registry.register(
             "cc_queue_wait_seconds",
@@ -275,6 +298,8 @@ impl Metrics {
             agents,
             queue_events,
             acd_failures,
+            acd_store_seconds,
+            acd_store_errors,
             queue_wait,
             voicemails,
             draining,
@@ -299,6 +324,17 @@ impl Metrics {
                 unit: unit.into(),
                 queue: queue.clone(),
             });
+        }
+    }
+
+    /// Times one ACD store operation.
+    pub fn acd_store_op(&self, op: &str, took: std::time::Duration, ok: bool) {
+        let label = OpLabel { op: op.into() };
+        self.acd_store_seconds
+            .get_or_create(&label)
+            .observe(took.as_secs_f64());
+        if !ok {
+            self.acd_store_errors.get_or_create(&label).inc();
         }
     }
 

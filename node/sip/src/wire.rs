@@ -320,7 +320,9 @@ fn decode_request(bytes: &[u8], raw: RawHeaders, head_len: usize, body_start: us
         }
     }
     // RFC 3261 §8.2.2.3: an extension the request requires and we lack.
-    if !matches!(request.method, Method::Ack | Method::Cancel) && raw.get("require").is_some_and(|r| !r.trim().is_empty()) {
+    if !matches!(request.method, Method::Ack | Method::Cancel)
+        && raw.get("require").is_some_and(|r| !r.trim().is_empty())
+    {
         return reject(420, "Bad Extension".into(), raw);
     }
     Decoded::Request(request)
