@@ -7,6 +7,14 @@ for _, ac in ipairs(config.agents) do
       idle_since = now, not_before = 0, wrap_until = 0, call_started = 0 })
   end
 end
+-- The index of available agents is rebuilt from their states (it may
+-- predate the index, or have been lost).
+redis.call('DEL', K_AVAILABLE)
+for _, id in ipairs(all_agent_ids()) do
+  local a = get_agent(id)
+  if a and a.state == 'available' then redis.call('SADD', K_AVAILABLE, id) end
+end
+redis.call('DEL', K_UNOFFERED)
 for _, id in ipairs(all_call_ids()) do
   local c = get_call(id)
   if c then put_call(id, c) end

@@ -13,14 +13,19 @@
 --   KEYS[8]  cc:{u}:events        stream of queue_log events
 --   KEYS[9]  cc:{u}:deadlines     zset item -> when it next needs a tick
 --   KEYS[10] cc:{u}:reservations  hash reservation -> agent
---   KEYS[11..] cc:{u}:waiting:<q> zset call -> score, one per queue in name order
+--   KEYS[11] cc:{u}:available     set of the agents in state available: an
+--                                 index, so matching reads only free agents
+--   KEYS[12] cc:{u}:unoffered     zset call -> score of the waiting calls that
+--                                 ring nobody: an index, so matching finds
+--                                 each queue's head without reading every call
+--   KEYS[13..] cc:{u}:waiting:<q> zset call -> score, one per queue in name order
 -- ARGV[1] unit, ARGV[2] now (ms), then the operation's arguments.
 
 local unit = ARGV[1]
 local now = tonumber(ARGV[2])
 local K_SEQ, K_CONFIG, K_AGENTS, K_CALLS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_LAST, K_RESUME, K_AVG, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local K_DEADLINES, K_RESERVATIONS = KEYS[9], KEYS[10]
+local K_DEADLINES, K_RESERVATIONS, K_AVAILABLE, K_UNOFFERED = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local PRIORITY_SHIFT = 1099511627776 -- 2^40
 local RESERVATION_GRACE_MS = 10000
 
@@ -52,7 +57,7 @@ local queue_names = {}
 for name, _ in pairs(config.queues) do table.insert(queue_names, name) end
 table.sort(queue_names, before)
 local waiting_key = {}
-for i, name in ipairs(queue_names) do waiting_key[name] = KEYS[10 + i] end
+for i, name in ipairs(queue_names) do waiting_key[name] = KEYS[12 + i] end
 
 local function queue_config(name)
   local q = config.queues[name]
@@ -216,13 +221,22 @@ end
 
 -- ----- choosing agents and matching -----
 
+-- Whether an agent may be available: in the index, or changed by this
+-- script (the index is brought up to date at its end). Only those agents'
+-- states are read when matching: under load, few.
+local available_index = nil
+local function maybe_available(id)
+  if agents_dirty[id] then return true end
+  if available_index == nil then
+    available_index = {}
+    for _, a in ipairs(redis.call('SMEMBERS', K_AVAILABLE)) do available_index[a] = true end
+  end
+  return available_index[id] == true
+end
+
 local function choose_agents(queue, q, c)
-  local members = {}
-  for _, m in ipairs(q.members) do table.insert(members, m) end
-  table.sort(members, function(x, y)
-    if x.level ~= y.level then return x.level < y.level end
-    return before(x.agent, y.agent)
-  end)
+  -- The loader stores members sorted by (level, agent).
+  local members = q.members
   if #members == 0 then return {} end
   local allowed = math.huge
   if q.escalate_after_ms > 0 then
@@ -230,7 +244,7 @@ local function choose_agents(queue, q, c)
   end
   local free = {}
   for _, m in ipairs(members) do
-    if m.level <= allowed then
+    if m.level <= allowed and maybe_available(m.agent) then
       local a = get_agent(m.agent)
       if a and a.state == 'available' and (a.not_before or 0) <= now then
         table.insert(free, { member = m, agent = a })
@@ -279,23 +293,58 @@ local function choose_agents(queue, q, c)
   return pick(function(a) return a.idle_since, 0 end)
 end
 
-local function match_unit()
-  for _ = 1, 10000 do
-    local heads = {}
-    for _, queue in ipairs(queue_names) do
-      local members = redis.call('ZRANGE', waiting_key[queue], 0, -1, 'WITHSCORES')
-      for i = 1, #members, 2 do
-        local c = get_call(members[i])
-        if c and #c.offers == 0 then
-          table.insert(heads, { score = tonumber(members[i + 1]), call = members[i], queue = queue })
-          break
+-- Visits the waiting calls that ring nobody, by score, until `visit`
+-- returns true: the index read a page at a time, merged with this script's
+-- changes (the index is brought up to date at its end).
+local function each_unoffered(visit)
+  local dirty = {}
+  for id, _ in pairs(calls_dirty) do
+    local c = calls[id]
+    if c and #c.offers == 0 then table.insert(dirty, { call = id, score = c.score }) end
+  end
+  local function earlier(x_score, x_call, y_score, y_call)
+    if x_score ~= y_score then return x_score < y_score end
+    return before(x_call, y_call)
+  end
+  table.sort(dirty, function(x, y) return earlier(x.score, x.call, y.score, y.call) end)
+  local d = 1
+  local start, page = 0, 4
+  while true do
+    local raw = redis.call('ZRANGE', K_UNOFFERED, start, start + page - 1, 'WITHSCORES')
+    for i = 1, #raw, 2 do
+      local id, score = raw[i], tonumber(raw[i + 1])
+      if not calls_dirty[id] and not calls_gone[id] then
+        while dirty[d] and earlier(dirty[d].score, dirty[d].call, score, id) do
+          if visit(dirty[d].call, dirty[d].score) then return end
+          d = d + 1
         end
+        if visit(id, score) then return end
       end
     end
-    table.sort(heads, function(x, y)
-      if x.score ~= y.score then return x.score < y.score end
-      if x.call ~= y.call then return before(x.call, y.call) end
-      return before(x.queue, y.queue)
+    if #raw < page * 2 then break end
+    start = start + page
+    page = page * 4
+  end
+  while dirty[d] do
+    if visit(dirty[d].call, dirty[d].score) then return end
+    d = d + 1
+  end
+end
+
+local function match_unit()
+  for _ = 1, 10000 do
+    -- Each queue's head: its first caller ringing nobody. Scores are unique
+    -- in a unit, so the first seen of a queue is its head, and heads come
+    -- in the model's order.
+    local heads = {}
+    local seen = {}
+    each_unoffered(function(id, score)
+      local c = get_call(id)
+      if c and #c.offers == 0 and waiting_key[c.queue] and not seen[c.queue] then
+        seen[c.queue] = true
+        table.insert(heads, { score = score, call = id, queue = c.queue })
+      end
+      return #heads == #queue_names
     end)
     local offered = false
     for _, h in ipairs(heads) do
@@ -322,7 +371,8 @@ local function match_unit()
             put_call(h.call, c)
             event(h.queue, h.call, agent_id, 'OFFER', { reservation })
             notice({ notice = 'offer', unit = unit, queue = h.queue, call = h.call, node = c.node,
-              agent = agent_id, reservation = reservation, ring_timeout_ms = q.ring_timeout_ms })
+              agent = agent_id, reservation = reservation, ring_timeout_ms = q.ring_timeout_ms,
+              offered_at = now })
           end
           offered = true
           break
@@ -433,16 +483,27 @@ local function finish(result)
   for id, _ in pairs(agents_dirty) do
     local a = agents[id]
     redis.call('HSET', K_AGENTS, id, cjson.encode(a))
+    if a.state == 'available' then
+      redis.call('SADD', K_AVAILABLE, id)
+    else
+      redis.call('SREM', K_AVAILABLE, id)
+    end
     set_deadline('a:' .. id, agent_deadline(a))
   end
   for id, _ in pairs(calls_gone) do
     redis.call('HDEL', K_CALLS, id)
+    redis.call('ZREM', K_UNOFFERED, id)
     set_deadline('c:' .. id, nil)
   end
   for id, _ in pairs(calls_dirty) do
     local c = calls[id]
     if c then
       redis.call('HSET', K_CALLS, id, cjson.encode(c))
+      if #c.offers == 0 then
+        redis.call('ZADD', K_UNOFFERED, istr(c.score), id)
+      else
+        redis.call('ZREM', K_UNOFFERED, id)
+      end
       set_deadline('c:' .. id, call_deadline(c))
     end
   end

@@ -16,7 +16,7 @@
 //! - **Events** (queue_log words) go to the stream `cc:{unit}:events`.
 //! - **Retries**: a client's first command after a reconnect can fail. Every
 //!   script is safe to run twice (joins by call id, answers by reservation,
-//!   ends by call), so a failed command is retried once.
+//!   ends by call), so a failed command is retried (twice at most).
 //! - **Reservations expire** (ring timeout + 10 s): a node that dies while
 //!   an agent rings for its caller cannot hold that agent for ever.
 //!
@@ -24,6 +24,7 @@
 //! asked of the sentinels, and asked again after a failure), or Redis Cluster.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -118,6 +119,8 @@ pub struct RedisStore {
     /// The queue names of each configured unit, in name order (the scripts
     /// need their waiting sets declared as keys).
     queues: RwLock<HashMap<String, Vec<String>>>,
+    /// Commands sent (round trips), retries included.
+    commands: AtomicU64,
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
@@ -193,6 +196,7 @@ impl RedisStore {
             connection,
             scripts: Scripts::new(),
             queues: RwLock::new(HashMap::new()),
+            commands: AtomicU64::new(0),
         })
     }
 
@@ -260,6 +264,7 @@ impl RedisStore {
                     AnyConnection::Manager(master.read().await.clone())
                 }
             };
+            self.commands.fetch_add(1, Ordering::Relaxed);
             match attempt(connection).await {
                 Ok(reply) => return Ok(reply),
                 Err(e) if retryable(&e) && round < 2 => {
@@ -279,6 +284,12 @@ impl RedisStore {
         Err(unavailable(last.unwrap_or_else(|| {
             redis::RedisError::from((redis::ErrorKind::Io, "no attempt"))
         })))
+    }
+
+    /// Commands this store has sent to Redis (each one round trip), retries
+    /// included; the notice subscription is not counted.
+    pub fn commands_sent(&self) -> u64 {
+        self.commands.load(Ordering::Relaxed)
     }
 
     /// Writes `config` again if the unit's state is gone (a Redis restarted
@@ -465,6 +476,8 @@ pub fn unit_keys(unit: &str, queues: &[String]) -> Vec<String> {
         "events",
         "deadlines",
         "reservations",
+        "available",
+        "unoffered",
     ]
     .iter()
     .map(|k| format!("{tag}{k}"))
@@ -569,8 +582,16 @@ impl AcdStore for RedisStore {
         if let Ok(mut queues) = self.queues.write() {
             queues.insert(unit.to_string(), names);
         }
+        // Members sorted by (level, agent) as the scripts expect them, so
+        // that matching need not sort them each time.
+        let mut config = config.clone();
+        for queue in config.queues.values_mut() {
+            queue
+                .members
+                .sort_by(|a, b| (a.level, &a.agent).cmp(&(b.level, &b.agent)));
+        }
         let json =
-            serde_json::to_string(config).map_err(|e| StoreError::Protocol(e.to_string()))?;
+            serde_json::to_string(&config).map_err(|e| StoreError::Protocol(e.to_string()))?;
         let (_, _): (bool, Effects) = self
             .run(&self.scripts.configure, unit, now, &[&json])
             .await?;

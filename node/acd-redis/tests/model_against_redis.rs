@@ -61,8 +61,8 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        5 => (0usize..2, 0u8..12, 0usize..3, 0u8..10, 0u8..4).prop_map(|(queue, call, node, priority, caller)| Op::Join { queue, call, node, priority, caller }),
-        2 => (0u8..12, 0u8..3).prop_map(|(call, reason)| Op::Leave { call, reason }),
+        5 => (0usize..2, 0u8..20, 0usize..3, 0u8..10, 0u8..4).prop_map(|(queue, call, node, priority, caller)| Op::Join { queue, call, node, priority, caller }),
+        2 => (0u8..20, 0u8..3).prop_map(|(call, reason)| Op::Leave { call, reason }),
         4 => (0usize..64).prop_map(|pick| Op::Answered { pick }),
         3 => (0usize..64, 0u8..4).prop_map(|(pick, failure)| Op::Failed { pick, failure }),
         3 => (0usize..4, any::<bool>()).prop_map(|(agent, by_agent)| Op::Ended { agent, by_agent }),

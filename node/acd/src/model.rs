@@ -959,6 +959,7 @@ impl Model {
                         agent: agent_id,
                         reservation,
                         ring_timeout_ms: config.ring_timeout_ms,
+                        offered_at: now,
                     });
                 }
                 offered = true;

@@ -210,6 +210,9 @@ pub enum Notice {
         reservation: String,
         /// How long to ring.
         ring_timeout_ms: u64,
+        /// When the offer was made (the operation that freed the agent or
+        /// brought the caller), to measure how soon the agent's phone rings.
+        offered_at: Millis,
     },
     /// Stop ringing `agent` for `call` (another agent took it: ring-all).
     Cancel {

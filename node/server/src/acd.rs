@@ -210,9 +210,15 @@ impl Acd {
     /// first node back must not take the others' callers for dead.
     async fn maintain(self: Arc<Self>, redis: Arc<cc_acd_redis::RedisStore>) {
         let period = Duration::from_millis((self.node_ttl_ms / 3).max(100));
+        let mut commands_counted = 0;
         let mut reachable_since = Some(now_ms());
         loop {
             tokio::time::sleep(period).await;
+            let sent = redis.commands_sent();
+            self.metrics
+                .redis_commands
+                .inc_by(sent.saturating_sub(commands_counted));
+            commands_counted = sent;
             let now = now_ms();
             match redis.heartbeat(&self.node, self.node_ttl_ms, now).await {
                 Ok(unknown) => {
@@ -315,6 +321,7 @@ impl Acd {
                     agent: agent.id,
                     reservation: ringing.reservation,
                     ring_timeout_ms,
+                    offered_at: agent.since,
                 });
             }
         }
@@ -373,11 +380,13 @@ impl Acd {
                 agent,
                 reservation,
                 ring_timeout_ms,
+                offered_at,
                 ..
             } => CallInput::Offer {
                 agent: agent.clone(),
                 reservation: reservation.clone(),
                 ring_timeout: Duration::from_millis(*ring_timeout_ms),
+                offered_at: *offered_at,
             },
             Notice::Cancel { reservation, .. } => CallInput::CancelOffer {
                 reservation: reservation.clone(),

@@ -105,6 +105,8 @@ pub struct Metrics {
     pub acd_failures: Counter,
     pub acd_store_seconds: Family<OpLabel, Histogram>,
     pub acd_store_errors: Family<OpLabel, Counter>,
+    pub offer_dispatch: Histogram,
+    pub redis_commands: Counter,
     pub queue_wait: Family<WaitLabels, Histogram>,
     pub voicemails: Family<UnitLabel, Counter>,
     pub draining: Gauge,
@@ -252,6 +254,20 @@ impl Metrics {
             "ACD store operations that failed (Redis unreachable, a bad reply), by operation",
             acd_store_errors.clone(),
         );
+        let offer_dispatch = Histogram::new([
+            0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0,
+        ]);
+        registry.register(
+            "cc_acd_offer_dispatch_seconds",
+            "From the ACD matching an agent to a caller (the agent freed, the caller came) to the INVITE to the agent leaving the caller's node",
+            offer_dispatch.clone(),
+        );
+        let redis_commands = Counter::default();
+        registry.register(
+            "cc_acd_redis_commands",
+            "Commands (round trips) this node sent to Redis, retries included (updated every heartbeat)",
+            redis_commands.clone(),
+        );
         let queue_wait = Family::<WaitLabels, Histogram>::new_with_constructor(wait_histogram);
         registry.register(
             "cc_queue_wait_seconds",
@@ -300,6 +316,8 @@ impl Metrics {
             acd_failures,
             acd_store_seconds,
             acd_store_errors,
+            offer_dispatch,
+            redis_commands,
             queue_wait,
             voicemails,
             draining,

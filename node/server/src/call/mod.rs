@@ -79,6 +79,8 @@ pub enum CallInput {
         agent: String,
         reservation: String,
         ring_timeout: Duration,
+        /// When the ACD made the offer (wall clock, ms).
+        offered_at: cc_acd::Millis,
     },
     /// Stop ringing the agent of this reservation (another took the call).
     CancelOffer { reservation: String },
@@ -495,7 +497,11 @@ impl Call {
                 agent,
                 reservation,
                 ring_timeout,
-            } => self.on_offer(agent, reservation, ring_timeout).await,
+                offered_at,
+            } => {
+                self.on_offer(agent, reservation, ring_timeout, offered_at)
+                    .await
+            }
             CallInput::CancelOffer { reservation } => self.cancel_offer(&reservation).await,
             CallInput::QueueTimeout => self.queue_ended(cc_flow::QueueOutcome::Timeout, "timeout"),
             CallInput::QueueNoAgents => {

@@ -201,6 +201,7 @@ impl Call {
         agent: String,
         reservation: String,
         ring_timeout: Duration,
+        offered_at: cc_acd::Millis,
     ) {
         if self
             .legs
@@ -228,6 +229,15 @@ impl Call {
             }
             _ => false,
         };
+        if started {
+            // The agent's phone is being dialled: how long since the ACD
+            // matched them (the agent freed, the caller came).
+            let waited = crate::acd::now_ms().saturating_sub(offered_at);
+            self.node
+                .metrics
+                .offer_dispatch
+                .observe(waited as f64 / 1000.0);
+        }
         if !started {
             let _ = self
                 .node
