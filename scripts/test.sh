@@ -2,9 +2,14 @@
 # Runs every test of the call centre:
 #  - unit, property and virtual-clock tests of the pure cores (cc-sip,
 #    cc-media, cc-flow, cc-acd) and of the node;
+#  - the ACD conformance suite against memory and a real Redis, and the
+#    property test of the Redis scripts against the model (each test starts
+#    its own redis-server on a free port);
 #  - end-to-end tests: the node binary against SIPp (calls, DTMF, voicemail,
-#    closed hours, forwarding, CANCEL, retransmission) and the malformed-SIP
-#    corpus over UDP and TCP;
+#    closed hours, forwarding, CANCEL, retransmission, queues and agents),
+#    two nodes sharing one Redis (node deaths, Redis restart and outage,
+#    Sentinel failover, Redis Cluster) and the malformed-SIP corpus over UDP
+#    and TCP;
 #  - the demo unit's document and spoken prompts;
 #  - bounded fuzzing of every parser of network input (FUZZ_SECONDS each;
 #    FUZZ_SECONDS=0 skips it).

@@ -666,3 +666,50 @@ fn round_robin_takes_the_agents_in_turn_across_nodes() {
         .collect();
     assert_eq!(agents, ["anna", "bob", "anna", "bob"]);
 }
+
+#[test]
+fn one_unit_never_sees_or_changes_another_units_agents_or_log() {
+    let redis = RedisServer::start();
+    let mut options = unit(free_port(), free_port(), "longest_idle");
+    options.units.push((
+        "other.yaml".into(),
+        "unit: other\nname: Other\nservice_numbers: [\"4300\"]\ntimezone: Europe/Madrid\n\
+         agents:\n  - { id: zed, name: Zed, uri: \"sip:zed@127.0.0.1:9\", endpoint: desk_phone }\n\
+         queues:\n  desk: { agents: [zed] }\n\
+         flow:\n  start: wait\n  steps:\n    wait:\n      queue: { queue: desk }\n"
+            .into(),
+    ));
+    options.env = single(&redis);
+    options.env.push(("CC__ACD__STORE".into(), "redis".into()));
+    let node = Node::start("tenancy", options);
+    // Another unit's agent cannot be acted on through this unit, either way.
+    let (status, body) = node.http_post("/units/help/agents/zed/login").unwrap();
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = node.http_post("/units/other/agents/anna/login").unwrap();
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        node.http_post("/units/other/agents/zed/login").unwrap().0,
+        200
+    );
+    agent(&node, "anna", "login");
+    // Each unit sees its own agents and its own log only.
+    let (_, help) = node.http_get("/units/help/agents").unwrap();
+    assert!(help.contains("anna") && !help.contains("zed"), "{help}");
+    let (_, other) = node.http_get("/units/other/agents").unwrap();
+    assert!(other.contains("zed") && !other.contains("anna"), "{other}");
+    let (_, log) = node.http_get("/units/help/queue-log?format=text").unwrap();
+    assert!(
+        log.contains("|anna|AGENTLOGIN") && !log.contains("zed"),
+        "{log}"
+    );
+    let (_, log) = node.http_get("/units/other/queue-log?format=text").unwrap();
+    assert!(
+        log.contains("|zed|AGENTLOGIN") && !log.contains("anna"),
+        "{log}"
+    );
+    // In Redis, each unit's keys are its own.
+    let help_keys = redis.cli(&["KEYS", "cc:{help}:*"]).unwrap();
+    let other_keys = redis.cli(&["KEYS", "cc:{other}:*"]).unwrap();
+    assert!(!help_keys.trim().is_empty() && !other_keys.trim().is_empty());
+    assert!(redis.cli(&["HKEYS", "cc:{other}:agents"]).unwrap().trim() == "zed");
+}
