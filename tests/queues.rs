@@ -713,3 +713,40 @@ fn one_unit_never_sees_or_changes_another_units_agents_or_log() {
     assert!(!help_keys.trim().is_empty() && !other_keys.trim().is_empty());
     assert!(redis.cli(&["HKEYS", "cc:{other}:agents"]).unwrap().trim() == "zed");
 }
+
+#[test]
+fn a_caller_waiting_when_redis_goes_away_is_not_left_on_hold_for_ever() {
+    let mut redis = RedisServer::start();
+    let mut options = unit(free_port(), free_port(), "longest_idle");
+    options.units[0].1 = options.units[0].1.replace("max_wait: 60s", "max_wait: 2s");
+    options.env = single(&redis);
+    options.env.push(("CC__ACD__STORE".into(), "redis".into()));
+    let node = Node::start("give-up", options);
+    agent(&node, "anna", "login");
+    agent(&node, "anna", "pause");
+    let (waiting_caller, _rtp) = caller(&node, "patient", None);
+    wait_until("the caller waits", Duration::from_secs(5), || {
+        waiting(&node) == 1
+    });
+    redis.kill();
+    // The ACD cannot time the caller out; the call does, after the queue's
+    // maximum wait and a grace, and takes the timeout branch (hang-up here).
+    let started = Instant::now();
+    finished(
+        waiting_caller.wait(Duration::from_secs(30)),
+        "patient",
+        &node,
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        node.log().contains("no word from the ACD"),
+        "{}",
+        node.log()
+    );
+    let record = node.records().into_iter().last().unwrap();
+    assert_eq!(record["outcome"], "unserved", "{record}");
+}

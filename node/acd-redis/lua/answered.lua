@@ -14,9 +14,11 @@ local c = get_call(call_id)
 if not c then return finish({ answered = false }) end
 remove_call(call_id)
 local waited = math.max(0, now - c.enqueued_at)
+local released, logged_out = false, false
 for _, o in ipairs(c.offers) do
   if o.agent ~= agent_id then
-    release(o.agent, o.reservation, 0)
+    released = true
+    logged_out = release(o.agent, o.reservation, 0) or logged_out
     notice({ notice = 'cancel', unit = unit, call = call_id, node = c.node, agent = o.agent, reservation = o.reservation })
     event(c.queue, call_id, o.agent, 'RINGCANCELED', { '0' })
   end
@@ -35,4 +37,9 @@ local avg = tonumber(redis.call('HGET', K_AVG, c.queue) or waited)
 avg = math.floor((avg * 7 + waited) / 8)
 redis.call('HSET', K_AVG, c.queue, istr(avg))
 event(c.queue, call_id, agent_id, 'CONNECT', { secs(waited), reservation, '0' })
+-- Ring-all: the agents who rang in vain are free for the next caller.
+if released then
+  if logged_out then after_logout_check() end
+  match_unit()
+end
 return finish({ answered = true, call = call_id, agent = agent_id })

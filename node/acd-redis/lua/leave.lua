@@ -4,8 +4,9 @@ local c = get_call(call_id)
 if not c then return finish({ offers = {} }) end
 local position = rank(c.queue, c.score)
 remove_call(call_id)
+local logged_out = false
 for _, o in ipairs(c.offers) do
-  release(o.agent, o.reservation, 0)
+  logged_out = release(o.agent, o.reservation, 0) or logged_out
   event(c.queue, call_id, o.agent, 'RINGCANCELED', { '0' })
 end
 local waited = secs(math.max(0, now - c.enqueued_at))
@@ -22,6 +23,7 @@ if reason == 'abandon' and c.caller ~= '' then
     set_deadline('r:' .. key, now + window)
   end
 end
+if logged_out then after_logout_check() end
 if #c.offers > 0 then match_unit() end
 local offers = {}
 for _, o in ipairs(c.offers) do table.insert(offers, { o.agent, o.reservation }) end

@@ -156,6 +156,7 @@ local function reserved_by(reservation)
   return nil
 end
 
+-- True when it was a logout (model: apply_pending).
 local function apply_pending(id, a)
   if a.pending == 'logout' then
     a.pending = nil
@@ -164,6 +165,7 @@ local function apply_pending(id, a)
     a.since = now
     a.reason = nil
     event('NONE', 'NONE', id, 'AGENTLOGOFF', {})
+    return true
   elseif a.pending == 'pause' then
     local reason = a.pending_reason
     a.pending = nil
@@ -173,11 +175,13 @@ local function apply_pending(id, a)
     a.reason = reason
     event('NONE', 'NONE', id, 'PAUSE', { reason })
   end
+  return false
 end
 
+-- True when a logout asked for meanwhile took effect (model: release).
 local function release(id, reservation, rest)
   local a = get_agent(id)
-  if not a or a.state ~= 'reserved' or a.reservation ~= reservation then return end
+  if not a or a.state ~= 'reserved' or a.reservation ~= reservation then return false end
   redis.call('HDEL', K_RESERVATIONS, reservation)
   a.state = 'available'
   a.since = now
@@ -186,8 +190,9 @@ local function release(id, reservation, rest)
   a.node = nil
   a.queue = nil
   a.not_before = now + rest
-  apply_pending(id, a)
+  local logged_out = apply_pending(id, a)
   put_agent(id, a)
+  return logged_out
 end
 
 -- ----- deadlines: when each item next needs a tick -----
@@ -235,7 +240,7 @@ local function maybe_available(id)
 end
 
 local function choose_agents(queue, q, c)
-  -- The loader stores members sorted by (level, agent).
+  -- The loader stores members by level, then as the document lists them.
   local members = q.members
   if #members == 0 then return {} end
   local allowed = math.huge
@@ -243,11 +248,11 @@ local function choose_agents(queue, q, c)
     allowed = members[1].level + math.floor(math.max(0, now - c.enqueued_at) / q.escalate_after_ms)
   end
   local free = {}
-  for _, m in ipairs(members) do
+  for i, m in ipairs(members) do
     if m.level <= allowed and maybe_available(m.agent) then
       local a = get_agent(m.agent)
       if a and a.state == 'available' and (a.not_before or 0) <= now then
-        table.insert(free, { member = m, agent = a })
+        table.insert(free, { member = m, agent = a, position = i })
       end
     end
   end
@@ -257,12 +262,12 @@ local function choose_agents(queue, q, c)
   for _, f in ipairs(free) do
     if f.member.level == level then table.insert(candidates, f) end
   end
+  -- The least key; ties go to the first in member order.
   local function pick(key)
     local best, best_key
     for _, f in ipairs(candidates) do
       local k1, k2 = key(f.agent)
-      if best == nil or k1 < best_key[1] or (k1 == best_key[1] and (k2 < best_key[2]
-          or (k2 == best_key[2] and before(f.member.agent, best.member.agent)))) then
+      if best == nil or k1 < best_key[1] or (k1 == best_key[1] and k2 < best_key[2]) then
         best, best_key = f, { k1, k2 }
       end
     end
@@ -278,11 +283,18 @@ local function choose_agents(queue, q, c)
   elseif s == 'least_talk_time' then
     return pick(function(a) return a.talk_ms, a.idle_since end)
   elseif s == 'round_robin' then
+    -- The first candidate after the agent offered last, in member order.
     local last = redis.call('HGET', K_LAST, queue)
-    local index = 1
+    local last_position = nil
     if last then
+      for i, m in ipairs(members) do
+        if m.agent == last then last_position = i break end
+      end
+    end
+    local index = 1
+    if last_position then
       for i, f in ipairs(candidates) do
-        if before(last, f.member.agent) then index = i break end
+        if f.position > last_position then index = i break end
       end
     end
     return { candidates[index].member.agent }
@@ -383,38 +395,7 @@ local function match_unit()
   end
 end
 
--- The agent of `reservation` did not take the call (model: offer_failed).
-local function offer_failed(reservation, failure)
-  local agent_id, call_id = reserved_by(reservation)
-  if not agent_id then return end
-  local c = get_call(call_id)
-  if not c then return end
-  local kept = {}
-  for _, o in ipairs(c.offers) do
-    if o.reservation ~= reservation then table.insert(kept, o) end
-  end
-  c.offers = kept
-  put_call(call_id, c)
-  local q = queue_config(c.queue)
-  local delay = q.no_answer_delay_ms
-  if failure == 'busy' then delay = q.busy_delay_ms elseif failure == 'rejected' then delay = q.reject_delay_ms end
-  event(c.queue, call_id, agent_id, 'RINGNOANSWER', { istr(q.ring_timeout_ms) })
-  release(agent_id, reservation, delay)
-  if failure ~= 'busy' then
-    local a = get_agent(agent_id)
-    a.misses = a.misses + 1
-    if a.state == 'available' and q.max_misses > 0 and a.misses >= q.max_misses then
-      local reason = 'missed ' .. istr(a.misses) .. ' calls'
-      a.state = 'paused'
-      a.since = now
-      a.reason = reason
-      event('NONE', 'NONE', agent_id, 'PAUSE', { reason })
-    end
-    put_agent(agent_id, a)
-  end
-  match_unit()
-end
-
+-- Callers of queues left without any logged-in agent leave them.
 local function after_logout_check()
   for _, queue in ipairs(queue_names) do
     local q = config.queues[queue]
@@ -437,6 +418,39 @@ local function after_logout_check()
       end
     end
   end
+end
+
+-- The agent of `reservation` did not take the call (model: offer_failed).
+local function offer_failed(reservation, failure)
+  local agent_id, call_id = reserved_by(reservation)
+  if not agent_id then return end
+  local c = get_call(call_id)
+  if not c then return end
+  local kept = {}
+  for _, o in ipairs(c.offers) do
+    if o.reservation ~= reservation then table.insert(kept, o) end
+  end
+  c.offers = kept
+  put_call(call_id, c)
+  local q = queue_config(c.queue)
+  local delay = q.no_answer_delay_ms
+  if failure == 'busy' then delay = q.busy_delay_ms elseif failure == 'rejected' then delay = q.reject_delay_ms end
+  event(c.queue, call_id, agent_id, 'RINGNOANSWER', { istr(q.ring_timeout_ms) })
+  local logged_out = release(agent_id, reservation, delay)
+  if failure ~= 'busy' then
+    local a = get_agent(agent_id)
+    a.misses = a.misses + 1
+    if a.state == 'available' and q.max_misses > 0 and a.misses >= q.max_misses then
+      local reason = 'missed ' .. istr(a.misses) .. ' calls'
+      a.state = 'paused'
+      a.since = now
+      a.reason = reason
+      event('NONE', 'NONE', agent_id, 'PAUSE', { reason })
+    end
+    put_agent(agent_id, a)
+  end
+  if logged_out then after_logout_check() end
+  match_unit()
 end
 
 -- The agent's call `call` ended (model: call_ended).

@@ -9,14 +9,19 @@ for _, name in ipairs(queue_names) do
   end
   table.insert(queues, { name = name, waiting = #members, oldest_since = oldest })
 end
+-- Agents a new version of the document dropped are no longer shown.
+local configured = {}
+for _, ac in ipairs(config.agents) do configured[ac.id] = true end
 local list = {}
 for _, id in ipairs(all_agent_ids()) do
-  local a = get_agent(id)
-  local ringing = nil
-  if a.state == 'reserved' and present(a.reservation) and present(a.queue) and present(a.node) then
-    ringing = { reservation = a.reservation, queue = a.queue, node = a.node }
+  local a = configured[id] and get_agent(id)
+  if a then
+    local ringing = nil
+    if a.state == 'reserved' and present(a.reservation) and present(a.queue) and present(a.node) then
+      ringing = { reservation = a.reservation, queue = a.queue, node = a.node }
+    end
+    table.insert(list, { id = id, state = a.state, since = a.since, reason = a.reason, call = a.call,
+      ringing = ringing, calls = a.calls, talk_ms = a.talk_ms })
   end
-  table.insert(list, { id = id, state = a.state, since = a.since, reason = a.reason, call = a.call,
-    ringing = ringing, calls = a.calls, talk_ms = a.talk_ms })
 end
 return cjson.encode({ queues = queues, agents = list })

@@ -10,13 +10,14 @@ for _, item in ipairs(due) do
 end
 table.sort(due_agents, before)
 table.sort(due_calls, before)
+local logged_out = false
 for _, id in ipairs(due_agents) do
   local a = get_agent(id)
   if a and a.state == 'wrap_up' and a.wrap_until <= now then
     a.state = 'available'
     a.since = a.wrap_until
     a.idle_since = a.wrap_until
-    apply_pending(id, a)
+    logged_out = apply_pending(id, a) or logged_out
     put_agent(id, a)
   end
 end
@@ -47,6 +48,7 @@ for _, key in ipairs(due_resume) do
     set_deadline('r:' .. key, nil)
   end
 end
+if logged_out then after_logout_check() end
 match_unit()
 -- The due items still here get their next deadline.
 for _, id in ipairs(due_agents) do

@@ -582,13 +582,11 @@ impl AcdStore for RedisStore {
         if let Ok(mut queues) = self.queues.write() {
             queues.insert(unit.to_string(), names);
         }
-        // Members sorted by (level, agent) as the scripts expect them, so
-        // that matching need not sort them each time.
+        // Members by level, then in the document's order, as the scripts
+        // expect them, so that matching need not sort them each time.
         let mut config = config.clone();
         for queue in config.queues.values_mut() {
-            queue
-                .members
-                .sort_by(|a, b| (a.level, &a.agent).cmp(&(b.level, &b.agent)));
+            queue.members.sort_by_key(|m| m.level);
         }
         let json =
             serde_json::to_string(&config).map_err(|e| StoreError::Protocol(e.to_string()))?;
@@ -752,7 +750,7 @@ impl AcdStore for RedisStore {
                     && ms.bytes().chain(seq.bytes()).all(|b| b.is_ascii_digit())
             });
             if !valid {
-                return Err(StoreError::Protocol(format!("no event id {id:?}")));
+                return Err(StoreError::Invalid(format!("no event id {id:?}")));
             }
         }
         let start = after.map_or_else(|| "-".to_string(), |id| format!("({id}"));

@@ -221,7 +221,7 @@ pub async fn round_robin_remembers_where_it_stopped<S: AcdStore>(store: &S, unit
         unit_config(
             vec![(
                 "q",
-                queue(Strategy::RoundRobin, &[("a", 1), ("b", 1), ("c", 1)]),
+                queue(Strategy::RoundRobin, &[("c", 1), ("a", 1), ("b", 1)]),
             )],
             &["a", "b", "c"],
         ),
@@ -245,7 +245,11 @@ pub async fn round_robin_remembers_where_it_stopped<S: AcdStore>(store: &S, unit
             .await
             .unwrap();
     }
-    assert_eq!(order, ["a", "b", "c", "a", "b", "c"]);
+    assert_eq!(
+        order,
+        ["c", "a", "b", "c", "a", "b"],
+        "the document's order, not the names'"
+    );
 }
 
 pub async fn fewest_calls_and_least_talk_time<S: AcdStore>(store: &S, unit: &str) {
@@ -837,6 +841,66 @@ pub async fn logout_and_pause_during_a_call_wait_for_its_end<S: AcdStore>(store:
     assert!(store.login(unit, "nobody", T0).await.is_err());
 }
 
+pub async fn a_logout_that_waited_for_a_missed_offer_sends_the_callers_away<S: AcdStore>(
+    store: &S,
+    unit: &str,
+) {
+    setup(
+        store,
+        unit,
+        unit_config(
+            vec![("q", queue(Strategy::LongestIdle, &[("a", 1)]))],
+            &["a", "gone"],
+        ),
+        &["a"],
+    )
+    .await;
+    let (_, fx) = store
+        .join(unit, &join("q", "c1", "n1"), T0 + 1)
+        .await
+        .unwrap();
+    let reservation = offers(&fx)[0].2.clone();
+    // The agent logs out while ringing: it waits for the offer's end.
+    store.logout(unit, "a", T0 + 2).await.unwrap();
+    store
+        .join(unit, &join("q", "c2", "n2"), T0 + 3)
+        .await
+        .unwrap();
+    let fx = store
+        .offer_failed(unit, &reservation, OfferFailure::NoAnswer, T0 + 4)
+        .await
+        .unwrap();
+    assert_eq!(state_of(store, unit, "a").await, AgentState::LoggedOut);
+    assert_eq!(
+        events(&fx),
+        ["RINGNOANSWER", "AGENTLOGOFF", "EXITEMPTY", "EXITEMPTY"],
+        "nobody is left to serve the queue: both callers go to its no-agents branch"
+    );
+    let sent_away: Vec<&str> = fx
+        .notices
+        .iter()
+        .filter(|n| matches!(n, Notice::NoAgents { .. }))
+        .map(|n| n.call())
+        .collect();
+    assert_eq!(sent_away, ["c1", "c2"]);
+    // An agent the document no longer lists is not shown.
+    let snapshot = store.snapshot(unit).await.unwrap();
+    assert!(snapshot.agents.iter().any(|a| a.id == "gone"));
+    setup(
+        store,
+        unit,
+        unit_config(
+            vec![("q", queue(Strategy::LongestIdle, &[("a", 1)]))],
+            &["a"],
+        ),
+        &[],
+    )
+    .await;
+    let snapshot = store.snapshot(unit).await.unwrap();
+    let ids: Vec<&str> = snapshot.agents.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["a"]);
+}
+
 pub async fn events_speak_queue_log<S: AcdStore>(store: &S, unit: &str) {
     setup(
         store,
@@ -952,7 +1016,8 @@ macro_rules! conformance_suite {
             retried_reports_change_nothing_twice,
             logout_and_pause_during_a_call_wait_for_its_end,
             events_speak_queue_log,
-            the_event_log_keeps_every_event_in_order
+            the_event_log_keeps_every_event_in_order,
+            a_logout_that_waited_for_a_missed_offer_sends_the_callers_away
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

@@ -246,8 +246,9 @@ impl Model {
         };
         let position = rank(u, &call.queue, call.score);
         remove_call(u, call_id);
+        let mut logged_out = false;
         for (agent, reservation) in &call.offers {
-            release(unit, u, agent, reservation, now, 0, &mut fx);
+            logged_out |= release(unit, u, agent, reservation, now, 0, &mut fx);
             fx.events.push(event(
                 unit,
                 now,
@@ -281,6 +282,9 @@ impl Model {
                     (call.score, now + window),
                 );
             }
+        }
+        if logged_out {
+            self.after_logout_check(unit, now, &mut fx);
         }
         if !call.offers.is_empty() {
             self.match_unit(unit, now, &mut fx);
@@ -317,8 +321,10 @@ impl Model {
         };
         remove_call(u, &call_id);
         let waited = now.saturating_sub(call.enqueued_at);
+        let (mut released, mut logged_out) = (false, false);
         for (other, other_reservation) in call.offers.iter().filter(|(a, _)| *a != agent_id) {
-            release(unit, u, other, other_reservation, now, 0, &mut fx);
+            released = true;
+            logged_out |= release(unit, u, other, other_reservation, now, 0, &mut fx);
             fx.notices.push(Notice::Cancel {
                 unit: unit.to_string(),
                 call: call_id.clone(),
@@ -357,6 +363,13 @@ impl Model {
             "CONNECT",
             &[secs(waited), reservation.to_string(), "0".into()],
         ));
+        // Ring-all: the agents who rang in vain are free for the next caller.
+        if released {
+            if logged_out {
+                self.after_logout_check(unit, now, &mut fx);
+            }
+            self.match_unit(unit, now, &mut fx);
+        }
         (Some((call_id, agent_id)), fx)
     }
 
@@ -396,7 +409,7 @@ impl Model {
             "RINGNOANSWER",
             &[config.ring_timeout_ms.to_string()],
         ));
-        release(unit, u, &agent_id, reservation, now, delay, &mut fx);
+        let logged_out = release(unit, u, &agent_id, reservation, now, delay, &mut fx);
         if failure != OfferFailure::Busy {
             if let Some(a) = u.agents.get_mut(&agent_id) {
                 a.misses += 1;
@@ -419,6 +432,9 @@ impl Model {
                     ));
                 }
             }
+        }
+        if logged_out {
+            self.after_logout_check(unit, now, &mut fx);
         }
         self.match_unit(unit, now, &mut fx);
         fx
@@ -627,12 +643,13 @@ impl Model {
         let Some(u) = self.units.get_mut(unit) else {
             return (None, fx);
         };
+        let mut logged_out = false;
         for (id, a) in u.agents.iter_mut() {
             if a.state == AgentState::WrapUp && a.wrap_until <= now {
                 a.state = AgentState::Available;
                 a.since = a.wrap_until;
                 a.idle_since = a.wrap_until;
-                apply_pending(unit, id, a, now, &mut fx);
+                logged_out |= apply_pending(unit, id, a, now, &mut fx);
             }
         }
         let expired: Vec<String> = u
@@ -696,6 +713,9 @@ impl Model {
             });
         }
         u.resume.retain(|_, (_, until)| *until > now);
+        if logged_out {
+            self.after_logout_check(unit, now, &mut fx);
+        }
         self.match_unit(unit, now, &mut fx);
         (self.next_deadline(unit, now), fx)
     }
@@ -751,11 +771,12 @@ impl Model {
             .filter(|(_, c)| c.node == node)
             .map(|(id, c)| (id.clone(), c.clone()))
             .collect();
+        let mut logged_out = false;
         for (call_id, call) in lost {
             let position = rank(u, &call.queue, call.score);
             remove_call(u, &call_id);
             for (agent, reservation) in &call.offers {
-                release(unit, u, agent, reservation, now, 0, &mut fx);
+                logged_out |= release(unit, u, agent, reservation, now, 0, &mut fx);
             }
             fx.events.push(event(
                 unit,
@@ -780,6 +801,9 @@ impl Model {
             .collect();
         for (agent, call) in in_calls {
             fx = merge(fx, self.call_ended(unit, &agent, &call, false, now));
+        }
+        if logged_out {
+            self.after_logout_check(unit, now, &mut fx);
         }
         self.match_unit(unit, now, &mut fx);
         fx
@@ -818,9 +842,12 @@ impl Model {
                 }
             })
             .collect();
+        // Agents a new version of the document dropped keep their state
+        // (a call may still be going on) but are no longer shown.
         let agents = u
             .agents
             .iter()
+            .filter(|(id, _)| u.config.agents.iter().any(|c| c.id == **id))
             .map(|(id, a)| AgentView {
                 id: id.clone(),
                 state: a.state,
@@ -1006,6 +1033,9 @@ fn reserved_by(u: &Unit, reservation: &str) -> Option<(String, String)> {
 
 /// An agent's reservation ends without a call: available again after
 /// `rest` (or logged out or paused, if that was asked for meanwhile).
+/// True when a logout asked for meanwhile took effect: the caller must then
+/// see whether a queue was left without agents.
+#[must_use]
 fn release(
     unit: &str,
     u: &mut Unit,
@@ -1014,12 +1044,12 @@ fn release(
     now: Millis,
     rest: u64,
     fx: &mut Effects,
-) {
+) -> bool {
     let Some(a) = u.agents.get_mut(agent_id) else {
-        return;
+        return false;
     };
     if a.state != AgentState::Reserved || a.reservation.as_deref() != Some(reservation) {
-        return;
+        return false;
     }
     a.state = AgentState::Available;
     a.since = now;
@@ -1028,12 +1058,12 @@ fn release(
     a.node = None;
     a.queue = None;
     a.not_before = now + rest;
-    apply_pending(unit, agent_id, a, now, fx);
+    apply_pending(unit, agent_id, a, now, fx)
 }
 
 /// A logout or pause asked for during a call, applied once the agent is
-/// free (available or in wrap-up).
-fn apply_pending(unit: &str, agent_id: &str, a: &mut Agent, now: Millis, fx: &mut Effects) {
+/// free (available or in wrap-up). True when it was a logout.
+fn apply_pending(unit: &str, agent_id: &str, a: &mut Agent, now: Millis, fx: &mut Effects) -> bool {
     match a.pending.take() {
         Some(Pending::Logout) => {
             a.state = AgentState::LoggedOut;
@@ -1048,6 +1078,7 @@ fn apply_pending(unit: &str, agent_id: &str, a: &mut Agent, now: Millis, fx: &mu
                 "AGENTLOGOFF",
                 &[],
             ));
+            true
         }
         Some(Pending::Pause(reason)) => {
             a.state = AgentState::Paused;
@@ -1062,8 +1093,9 @@ fn apply_pending(unit: &str, agent_id: &str, a: &mut Agent, now: Millis, fx: &mu
                 "PAUSE",
                 &[reason],
             ));
+            false
         }
-        None => {}
+        None => false,
     }
 }
 
@@ -1076,8 +1108,10 @@ fn choose_agents(
     call: &Call,
     now: Millis,
 ) -> Vec<String> {
+    // Member order: by level, then as the document lists them (the order
+    // round-robin follows and ties go by).
     let mut members: Vec<&Member> = config.members.iter().collect();
-    members.sort_by(|a, b| (a.level, &a.agent).cmp(&(b.level, &b.agent)));
+    members.sort_by_key(|m| m.level);
     let lowest = members.first().map_or(0, |m| m.level);
     let allowed = match now
         .saturating_sub(call.enqueued_at)
@@ -1086,41 +1120,48 @@ fn choose_agents(
         Some(periods) => lowest.saturating_add(periods.min(u64::from(u32::MAX)) as u32),
         None => u32::MAX,
     };
-    let free: Vec<(&Member, &Agent)> = members
-        .into_iter()
-        .filter(|m| m.level <= allowed)
-        .filter_map(|m| u.agents.get(&m.agent).map(|a| (m, a)))
-        .filter(|(_, a)| a.state == AgentState::Available && a.not_before <= now)
+    // (position in member order, member, agent) of the free agents.
+    let free: Vec<(usize, &Member, &Agent)> = members
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.level <= allowed)
+        .filter_map(|(i, m)| u.agents.get(&m.agent).map(|a| (i, *m, a)))
+        .filter(|(_, _, a)| a.state == AgentState::Available && a.not_before <= now)
         .collect();
-    let Some(level) = free.first().map(|(m, _)| m.level) else {
+    let Some(level) = free.first().map(|(_, m, _)| m.level) else {
         return Vec::new();
     };
-    let candidates: Vec<(&Member, &Agent)> =
-        free.into_iter().filter(|(m, _)| m.level == level).collect();
+    let candidates: Vec<(usize, &Member, &Agent)> = free
+        .into_iter()
+        .filter(|(_, m, _)| m.level == level)
+        .collect();
     let pick = |key: &dyn Fn(&Agent) -> (u64, u64)| -> Vec<String> {
         candidates
             .iter()
-            .min_by(|(ma, a), (mb, b)| (key(a), &ma.agent).cmp(&(key(b), &mb.agent)))
-            .map(|(m, _)| vec![m.agent.clone()])
+            .min_by_key(|(i, _, a)| (key(a), *i))
+            .map(|(_, m, _)| vec![m.agent.clone()])
             .unwrap_or_default()
     };
     match config.strategy {
-        Strategy::RingAll => candidates.iter().map(|(m, _)| m.agent.clone()).collect(),
+        Strategy::RingAll => candidates.iter().map(|(_, m, _)| m.agent.clone()).collect(),
         Strategy::LongestIdle => pick(&|a| (a.idle_since, 0)),
         Strategy::FewestCalls => pick(&|a| (a.calls, a.idle_since)),
         Strategy::LeastTalkTime => pick(&|a| (a.talk_ms, a.idle_since)),
         Strategy::RoundRobin => {
-            // The first candidate after the agent offered last, in member order.
-            let last = u.last_offered.get(queue);
-            let after = candidates
-                .iter()
-                .position(|(m, _)| last.is_some_and(|l| m.agent.as_str() > l.as_str()));
-            let index = after.unwrap_or(0);
-            vec![candidates[index].0.agent.clone()]
+            // The first candidate after the agent offered last, in member
+            // order, wrapping round (from the first if that agent is gone).
+            let last = u
+                .last_offered
+                .get(queue)
+                .and_then(|l| members.iter().position(|m| m.agent == *l));
+            let index = last
+                .and_then(|last| candidates.iter().position(|(i, _, _)| *i > last))
+                .unwrap_or(0);
+            vec![candidates[index].1.agent.clone()]
         }
         Strategy::Random => {
             let index = ((now + call.seq * 7919) % candidates.len() as u64) as usize;
-            vec![candidates[index].0.agent.clone()]
+            vec![candidates[index].1.agent.clone()]
         }
     }
 }

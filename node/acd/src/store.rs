@@ -25,6 +25,9 @@ pub enum StoreError {
     /// An agent operation on an agent that does not exist.
     #[error(transparent)]
     Agent(#[from] AgentError),
+    /// A request the store cannot take (an event id that is not one).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Receives the notices addressed to one node.
@@ -366,7 +369,7 @@ impl AcdStore for MemoryStore {
         let after = match after {
             Some(id) => id
                 .parse::<u64>()
-                .map_err(|_| StoreError::Protocol(format!("no event id {id:?}")))?,
+                .map_err(|_| StoreError::Invalid(format!("no event id {id:?}")))?,
             None => 0,
         };
         let log = self

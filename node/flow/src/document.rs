@@ -202,7 +202,7 @@ pub enum Strategy {
 
 /// A queue's agent: its id, or its id and level (`{ agent: pau, level: 2 }`;
 /// lower levels are offered first, level 1 by default).
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum QueueMember {
     /// An agent at level 1.
@@ -214,6 +214,48 @@ pub enum QueueMember {
         /// Its level, 1 and up.
         level: u32,
     },
+}
+
+/// Read by hand rather than as an untagged enum, whose only error is "data
+/// did not match any variant": a member with a misspelt or extra key is
+/// refused with the key named, as everywhere else in a document.
+impl<'de> Deserialize<'de> for QueueMember {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = QueueMember;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an agent id, or { agent: <id>, level: <1 and up> }")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<QueueMember, E> {
+                Ok(QueueMember::Agent(value.to_string()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<QueueMember, A::Error> {
+                let (mut agent, mut level) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "agent" => agent = Some(map.next_value::<String>()?),
+                        "level" => level = Some(map.next_value::<u32>()?),
+                        other => {
+                            return Err(serde::de::Error::unknown_field(other, &["agent", "level"]))
+                        }
+                    }
+                }
+                let agent = agent.ok_or_else(|| serde::de::Error::missing_field("agent"))?;
+                Ok(QueueMember::Leveled {
+                    agent,
+                    level: level.unwrap_or(1),
+                })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl QueueMember {

@@ -233,3 +233,24 @@ fn music_on_hold_must_be_a_prompt() {
         "{e}"
     );
 }
+
+#[test]
+fn a_queue_member_with_a_level_is_read_and_a_misspelt_key_is_named() {
+    let unit = load(&variant(
+        "agents: [anna]",
+        "agents: [{ agent: anna, level: 2 }]",
+    ))
+    .unwrap();
+    let queue = &unit.document.queues["general"];
+    assert_eq!(
+        (queue.agents[0].agent(), queue.agents[0].level()),
+        ("anna", 2)
+    );
+    let e = error_of(&variant(
+        "agents: [anna]",
+        "agents: [{ agent: anna, levle: 2 }]",
+    ));
+    assert!(e.contains("unknown field `levle`"), "{e}");
+    let e = error_of(&variant("agents: [anna]", "agents: [{ level: 2 }]"));
+    assert!(e.contains("missing field `agent`"), "{e}");
+}

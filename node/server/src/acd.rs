@@ -30,9 +30,14 @@ pub fn now_ms() -> Millis {
         .unwrap_or_default()
 }
 
-/// How often every unit is ticked even without a known deadline: the safety
-/// net behind the event-driven matching.
+/// How often the ticker wakes at least, and the leader reports the shared
+/// figures (callers waiting, longest wait, agents by state).
 const SWEEP: Duration = Duration::from_secs(1);
+
+/// How often every unit is ticked even before its next known deadline: the
+/// slow sweep behind the event-driven matching (a deadline set by a node
+/// that died before it came is still met).
+const SAFETY_SWEEP: Duration = Duration::from_secs(5);
 
 /// The stores the node can use.
 pub enum Store {
@@ -52,9 +57,13 @@ macro_rules! with_store {
             Store::Memory($s) => $body,
             Store::Redis($s) => $body,
         };
-        $self
-            .metrics
-            .acd_store_op($op, started.elapsed(), result.is_ok());
+        // Only the store's own failures count as errors, not requests it
+        // refused (an unknown agent, a bad event id).
+        let failed = matches!(
+            result,
+            Err(StoreError::Unavailable(_) | StoreError::Protocol(_))
+        );
+        $self.metrics.acd_store_op($op, started.elapsed(), !failed);
         result
     }};
 }
@@ -63,6 +72,10 @@ macro_rules! with_store {
 /// made again: an agent must not stay "on call" because Redis blinked.
 #[derive(Clone, Debug)]
 enum Retry {
+    Answered {
+        unit: String,
+        reservation: String,
+    },
     Leave {
         unit: String,
         call: String,
@@ -237,6 +250,9 @@ impl Acd {
                 Err(e) => {
                     tracing::warn!(error = %e, "ACD heartbeat");
                     reachable_since = None;
+                    // Cut off, this node cannot know the shared figures,
+                    // and its lease will pass to another: stop reporting.
+                    self.stop_leading();
                     continue;
                 }
             }
@@ -266,18 +282,25 @@ impl Acd {
                 .lead(&self.node, self.node_ttl_ms)
                 .await
                 .unwrap_or(false);
-            if !leading
-                && self
-                    .leading
-                    .swap(false, std::sync::atomic::Ordering::Relaxed)
-            {
-                // Another node reports the shared figures now.
-                self.metrics.queue_waiting.clear();
-                self.metrics.queue_longest_wait.clear();
-                self.metrics.agents.clear();
+            if leading {
+                self.leading
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            } else {
+                self.stop_leading();
             }
-            self.leading
-                .store(leading, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Another node reports the shared figures now (or this one cannot):
+    /// this node's copies go, so that no dashboard counts them twice.
+    fn stop_leading(&self) {
+        if self
+            .leading
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            self.metrics.queue_waiting.clear();
+            self.metrics.queue_longest_wait.clear();
+            self.metrics.agents.clear();
         }
     }
 
@@ -343,6 +366,9 @@ impl Acd {
             .unwrap_or_default();
         for retry in pending {
             let result = match &retry {
+                Retry::Answered { unit, reservation } => {
+                    self.answered(unit, reservation).await.map(|_| ())
+                }
                 Retry::Leave { unit, call, reason } => {
                     self.leave(unit, call, *reason).await.map(|_| ())
                 }
@@ -425,6 +451,8 @@ impl Acd {
     }
 
     async fn ticker(self: Arc<Self>) {
+        let mut last_ticked: HashMap<String, Millis> = HashMap::new();
+        let mut last_report: Millis = 0;
         loop {
             let now = now_ms();
             let next = {
@@ -444,14 +472,20 @@ impl Acd {
             }
             let now = now_ms();
             for unit in self.units.clone() {
+                // Due: its next deadline passed (as this node last heard
+                // it), or the safety sweep's time came.
                 let due = self
                     .wake
                     .lock()
                     .map(|w| w.get(&unit).is_none_or(|at| *at <= now))
                     .unwrap_or(true);
-                if !due {
+                let swept = last_ticked
+                    .get(&unit)
+                    .is_some_and(|at| now.saturating_sub(*at) < SAFETY_SWEEP.as_millis() as u64);
+                if !due && swept {
                     continue;
                 }
+                last_ticked.insert(unit.clone(), now);
                 if let Ok(mut wake) = self.wake.lock() {
                     wake.remove(&unit);
                 }
@@ -464,7 +498,13 @@ impl Acd {
                     }
                     Err(e) => tracing::warn!(unit, error = %e, "ACD tick"),
                 }
-                self.report(&unit).await;
+            }
+            // The shared figures, every second, from the leader alone.
+            if now.saturating_sub(last_report) >= SWEEP.as_millis() as u64 {
+                last_report = now;
+                for unit in &self.units {
+                    self.report(unit).await;
+                }
             }
         }
     }
@@ -579,7 +619,16 @@ impl Acd {
         unit: &str,
         reservation: &str,
     ) -> Result<Option<(String, String)>, StoreError> {
-        let (answered, fx) = with_store!(self, "offer_answered", s => s.offer_answered(unit, reservation, now_ms()).await)?;
+        let (answered, fx) = with_store!(self, "offer_answered", s => s.offer_answered(unit, reservation, now_ms()).await)
+            .inspect_err(|e| {
+                self.keep_for_retry(
+                    Retry::Answered {
+                        unit: unit.into(),
+                        reservation: reservation.into(),
+                    },
+                    e,
+                )
+            })?;
         self.observe(unit, &fx);
         if let Some((call, _)) = &answered {
             self.forget(call);

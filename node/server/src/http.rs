@@ -116,7 +116,7 @@ async fn queue_log(
     let limit = query.limit.unwrap_or(LOG_PAGE).clamp(1, LOG_PAGE);
     let events = match node.acd.events(&unit, query.after.as_deref(), limit).await {
         Ok(events) => events,
-        Err(cc_acd::StoreError::Protocol(e)) => {
+        Err(cc_acd::StoreError::Invalid(e)) => {
             return (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))).into_response()
         }
         Err(e) => {

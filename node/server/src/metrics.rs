@@ -271,7 +271,7 @@ impl Metrics {
         let queue_wait = Family::<WaitLabels, Histogram>::new_with_constructor(wait_histogram);
         registry.register(
             "cc_queue_wait_seconds",
-            "Time callers waited in queue, by outcome (answered, abandoned, timeout, left)",
+            "Time callers waited in queue, by outcome (answered, abandoned, left, timeout, no_agents, full, failed)",
             queue_wait.clone(),
         );
         let voicemails = Family::<UnitLabel, Counter>::default();

@@ -364,6 +364,7 @@ impl Call {
                 .min(),
         );
         consider(self.queue.as_ref().and_then(|q| q.announce_at));
+        consider(self.queue.as_ref().map(|q| q.give_up_at));
         if self.caller.answered && !self.caller.held {
             consider(Some(self.caller.last_rtp + self.rtp_timeout()));
         }
@@ -397,6 +398,9 @@ impl Call {
             .is_some_and(|at| at <= now)
         {
             self.announce().await;
+        }
+        if self.queue.as_ref().is_some_and(|q| q.give_up_at <= now) {
+            self.give_up_waiting().await;
         }
         if self.caller.answered
             && !self.caller.held

@@ -295,7 +295,15 @@ impl Call {
                 .answered(&self.record.unit, &reservation)
                 .await
             {
-                Ok(taken) => taken,
+                Ok(taken) => taken.map(|_| ()),
+                Err(cc_acd::StoreError::Unavailable(e)) => {
+                    // The agent answered and the caller is waiting: they
+                    // talk. The answer is reported when the store is back
+                    // (before the call's end, which is kept the same way).
+                    tracing::warn!(error = %e, "the ACD is unreachable; bridging the agent who answered");
+                    self.node.acd.forget(&self.record.call_id);
+                    Some(())
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "the ACD could not record an answer");
                     None

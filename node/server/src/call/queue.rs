@@ -18,6 +18,11 @@ const MUSIC: u64 = OWN_TOKENS;
 /// The longest number the position and wait announcements speak.
 const MAX_SPOKEN: u64 = 20;
 
+/// How long after the queue's maximum wait the call gives up by itself if
+/// the ACD has not timed the caller out (its store out of reach): the ACD's
+/// own timeout normally comes first.
+const GIVE_UP_GRACE: Duration = Duration::from_secs(10);
+
 pub(super) struct Queued {
     name: String,
     priority: u8,
@@ -26,6 +31,9 @@ pub(super) struct Queued {
     pub(super) announce_at: Option<Instant>,
     /// The token of the announcement playing now.
     announcing: Option<u64>,
+    /// When the call stops waiting for the ACD's timeout (see
+    /// [`GIVE_UP_GRACE`]).
+    pub(super) give_up_at: Instant,
     announcements: u64,
 }
 
@@ -54,6 +62,9 @@ impl Call {
                     .queue_spec(name)
                     .and_then(|q| q.announce_every)
                     .map(|every| Instant::now() + every);
+                let max_wait = self
+                    .queue_spec(name)
+                    .map_or(Duration::from_secs(600), |q| q.max_wait);
                 self.queue = Some(Queued {
                     name: name.to_string(),
                     priority,
@@ -61,6 +72,7 @@ impl Call {
                     announce_at,
                     announcing: None,
                     announcements: 0,
+                    give_up_at: Instant::now() + max_wait + GIVE_UP_GRACE,
                 });
                 self.music_on_hold();
             }
@@ -68,9 +80,14 @@ impl Call {
                 .pending
                 .push_back(FlowEvent::Queue(QueueOutcome::NoAgents)),
             Ok(JoinOutcome::Full) => self.pending.push_back(FlowEvent::Queue(QueueOutcome::Full)),
-            Ok(JoinOutcome::UnknownQueue) => self
-                .pending
-                .push_back(FlowEvent::Queue(QueueOutcome::Failed)),
+            Ok(JoinOutcome::UnknownQueue) => {
+                // The store does not know the queue (its state lost and not
+                // yet written again): the failure branch, as when it is out
+                // of reach.
+                self.node.metrics.acd_failures.inc();
+                self.pending
+                    .push_back(FlowEvent::Queue(QueueOutcome::Failed));
+            }
             Err(e) => {
                 // The shared state is out of reach: the step's failure branch
                 // (voicemail, say) rather than dead air.
@@ -272,6 +289,33 @@ impl Call {
         self.observe_wait("answered");
         self.queue = None;
         self.record.agent = Some(agent.to_string());
+    }
+
+    /// The queue's maximum wait is long past and the ACD said nothing (its
+    /// store is out of reach): the caller takes the timeout branch rather
+    /// than hear music until the store returns. The ACD is told when it can
+    /// be (the leave is kept and made again).
+    pub(super) async fn give_up_waiting(&mut self) {
+        let ringing = self.legs.iter().any(|l| l.is_ringing());
+        let Some(queued) = &mut self.queue else {
+            return;
+        };
+        if ringing {
+            // An offer runs its course; look again in a second.
+            queued.give_up_at = Instant::now() + Duration::from_secs(1);
+            return;
+        }
+        tracing::warn!(call = %self.record.call_id, "no word from the ACD past the queue's maximum wait: taking the timeout branch");
+        let _ = self
+            .node
+            .acd
+            .leave(
+                &self.record.unit,
+                &self.record.call_id,
+                LeaveReason::Failure,
+            )
+            .await;
+        self.queue_ended(QueueOutcome::Timeout, "timeout");
     }
 
     /// The ACD ended the wait (timeout, no agents left).
