@@ -12,7 +12,7 @@ pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: PathBuf,
-    args: Vec<String>,
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -21,36 +21,32 @@ impl RedisServer {
         Self::start_with(&[])
     }
 
+    /// A free port can be taken by another process (a parallel test's
+    /// outgoing connection) before redis-server binds it: then another
+    /// port is tried.
     pub fn start_with(extra: &[&str]) -> RedisServer {
-        let port = free_port();
-        let dir = temp_dir("redis");
-        let mut args: Vec<String> = [
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
         let mut server = RedisServer {
             child: None,
-            port,
-            dir,
-            args,
+            port: 0,
+            dir: temp_dir("redis"),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
-        server.spawn();
-        server
+        for _ in 0..5 {
+            server.port = free_port();
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!("redis-server did not start (five ports tried)");
     }
 
-    fn spawn(&mut self) {
+    /// Starts redis-server on `self.port`; false if it exited or did not
+    /// answer within 10 s.
+    fn spawn(&mut self) -> bool {
         let child = Command::new("redis-server")
-            .args(&self.args)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "yes"])
+            .args(&self.extra)
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -61,11 +57,19 @@ impl RedisServer {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if self.cli(&["PING"]).is_some_and(|r| r.trim() == "PONG") {
-                return;
+                return true;
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+            if exited {
+                break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("redis-server did not start on {}", self.port);
+        self.kill();
+        false
     }
 
     pub fn url(&self) -> String {
@@ -95,7 +99,13 @@ impl RedisServer {
     /// Kills and starts it again on the same port, with the same files.
     pub fn restart(&mut self) {
         self.kill();
-        self.spawn();
+        for _ in 0..5 {
+            if self.spawn() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("redis-server did not start again on {}", self.port);
     }
 }
 

@@ -22,45 +22,48 @@ fn free_port() -> u16 {
 }
 
 impl RedisServer {
+    /// A free port can be taken by another process (a parallel test's
+    /// outgoing connection) before redis-server binds it: then another
+    /// port is tried.
     pub fn start() -> RedisServer {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("cc-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (Debian package redis-server)");
-        let server = RedisServer { child, port, dir };
-        server.wait_ready();
-        server
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = std::env::temp_dir().join(format!("cc-redis-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server (Debian package redis-server)");
+            let mut server = RedisServer { child, port, dir };
+            if server.wait_ready() {
+                return server;
+            }
+        }
+        panic!("redis-server did not start (five ports tried)");
     }
 
-    fn wait_ready(&self) {
+    /// Whether the server answers within 10 s (false if it exited).
+    fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(client) = redis::Client::open(self.url().as_str()) {
                 if let Ok(mut c) = client.get_connection() {
                     if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                        return;
+                        return true;
                     }
                 }
             }
+            if self.child.try_wait().ok().flatten().is_some() {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("redis-server did not start on {}", self.port);
+        false
     }
 
     pub fn url(&self) -> String {
