@@ -8,8 +8,10 @@
 #  - end-to-end tests: the node binary against SIPp (calls, DTMF, voicemail,
 #    closed hours, forwarding, CANCEL, retransmission, queues and agents),
 #    two nodes sharing one Redis (node deaths, Redis restart and outage,
-#    Sentinel failover, Redis Cluster) and the malformed-SIP corpus over UDP
-#    and TCP;
+#    Sentinel failover, Redis Cluster), Kamailio in front of two nodes
+#    (needs the PostgreSQL at 127.0.0.1:5432, trust authentication, that CI
+#    provides; CC_TEST_PGHOST/PGPORT/PGUSER point elsewhere) and the
+#    malformed-SIP corpus over UDP and TCP;
 #  - the demo unit's document and spoken prompts;
 #  - bounded fuzzing of every parser of network input (FUZZ_SECONDS each;
 #    FUZZ_SECONDS=0 skips it).

@@ -176,10 +176,11 @@ pub fn callee(hang_up_after: Option<u32>) -> String {
             r#"  <pause milliseconds="{ms}"/>
   <send retrans="500">
     <![CDATA[
-      BYE [$contact] SIP/2.0
+      BYE [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: [$to];tag=[pid]SIPpTag01[call_number]
       To: [$from]
+      [routes]
       Call-ID: [call_id]
       CSeq: 1 BYE
       Max-Forwards: 70
@@ -193,15 +194,14 @@ pub fn callee(hang_up_after: Option<u32>) -> String {
     // SIPp refuses variables that are set and never used, so the dialog's
     // parts are captured only when the callee sends its own BYE.
     let recv_invite = if hang_up_after.is_some() {
-        r#"  <recv request="INVITE" crlf="true">
+        r#"  <recv request="INVITE" crlf="true" rrs="true">
     <action>
       <ereg regexp=".*" search_in="hdr" header="From:" assign_to="from"/>
       <ereg regexp=".*" search_in="hdr" header="To:" assign_to="to"/>
-      <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="contact"/>
     </action>
   </recv>"#
     } else {
-        r#"  <recv request="INVITE" crlf="true"/>"#
+        r#"  <recv request="INVITE" crlf="true" rrs="true"/>"#
     };
     format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -212,6 +212,7 @@ pub fn callee(hang_up_after: Option<u32>) -> String {
     <![CDATA[
       SIP/2.0 180 Ringing
       [last_Via:]
+      [last_Record-Route:]
       [last_From:]
       [last_To:];tag=[pid]SIPpTag01[call_number]
       [last_Call-ID:]
@@ -225,6 +226,7 @@ pub fn callee(hang_up_after: Option<u32>) -> String {
     <![CDATA[
       SIP/2.0 200 OK
       [last_Via:]
+      [last_Record-Route:]
       [last_From:]
       [last_To:];tag=[pid]SIPpTag01[call_number]
       [last_Call-ID:]
@@ -501,5 +503,94 @@ pub fn caller_holds(before: u32, held: u32, after: u32) -> String {
         reinvite(2, "sendonly"),
         reinvite(3, "sendrecv"),
         tail.replace("CSeq: 2 BYE", "CSeq: 4 BYE")
+    )
+}
+
+/// An agent's phone registering `user` in `domain` with its Contact at
+/// 127.0.0.1:`contact_port`, answering the digest challenge with SIPp's
+/// `-au`/`-ap` credentials; `accepted` says whether 200 or a second 401
+/// (a wrong password) ends the scenario.
+pub fn register(user: &str, domain: &str, contact_port: u16, accepted: bool) -> String {
+    let last = if accepted {
+        r#"<recv response="200"/>"#
+    } else {
+        r#"<recv response="401"/>"#
+    };
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="register">
+  <send retrans="500">
+    <![CDATA[
+      REGISTER sip:{domain} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@{domain}>;tag=[pid]REG[call_number]
+      To: <sip:{user}@{domain}>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:{user}@127.0.0.1:{contact_port}>
+      Expires: 600
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="401" auth="true"/>
+  <send retrans="500">
+    <![CDATA[
+      REGISTER sip:{domain} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@{domain}>;tag=[pid]REG[call_number]
+      To: <sip:{user}@{domain}>
+      Call-ID: [call_id]
+      CSeq: 2 REGISTER
+      Contact: <sip:{user}@127.0.0.1:{contact_port}>
+      [authentication]
+      Expires: 600
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  {last}
+</scenario>
+"#
+    )
+}
+
+/// An INVITE from `from` (a SIP URI) that must be refused with `status`,
+/// then acknowledged.
+pub fn refused_caller(from: &str, status: u16) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="refused caller">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <{from}>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:caller@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="{status}"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <{from}>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+</scenario>
+"#
     )
 }
