@@ -20,8 +20,10 @@ pub struct KamailioPorts {
     pub sip: u16,
     pub http: u16,
     /// Where the stand-in for the university's telephony platform sends
-    /// from (trusted without digest) and receives desk-phone calls.
+    /// calls from (trusted without digest).
     pub trunk: u16,
+    /// Where that platform's gateway takes the nodes' calls to desk phones.
+    pub gateway: u16,
 }
 
 impl KamailioPorts {
@@ -30,6 +32,7 @@ impl KamailioPorts {
             sip: free_port(),
             http: free_port(),
             trunk: free_port(),
+            gateway: free_port(),
         }
     }
 
@@ -123,7 +126,7 @@ impl Kamailio {
              #!define DBURL \"postgres://{user}@{host}:{port}/{database}\"\n\
              #!define TRUNK_IP \"127.0.0.1\"\n\
              #!define TRUNK_PORT {trunk}\n\
-             #!define TRUNK_GW \"sip:127.0.0.1:{trunk}\"\n\
+             #!define TRUNK_GW \"sip:127.0.0.1:{gateway}\"\n\
              #!define LOG_LEVEL 3\n\
              #!define PIKE_DENSITY 100000\n\
              #!define PING_INTERVAL 1\n\
@@ -135,6 +138,7 @@ impl Kamailio {
             host = pg[1],
             port = pg[3],
             trunk = ports.trunk,
+            gateway = ports.gateway,
         );
         std::fs::write(dir.join("kamailio-local.cfg"), local).unwrap();
         let list: String = nodes

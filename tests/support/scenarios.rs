@@ -594,3 +594,91 @@ pub fn refused_caller(from: &str, status: u16) -> String {
 "#
     )
 }
+
+/// The phone of every agent of a test (they all register with this SIPp's
+/// port as Contact): answers each offered call after `ring_ms`, sends RTP
+/// nowhere in particular (`[rtp_ip]:[rtp_port]`), and talks `talk_ms`
+/// before hanging up through the route set, unless the other side hangs
+/// up first (a caller leaving, or Kamailio ending the call of a dead
+/// node). The ACK may never come when the node dies in between.
+pub fn agent_phone(ring_ms: u32, talk_ms: u32) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="agent phone">
+  <recv request="INVITE" crlf="true" rrs="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="from"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="to"/>
+    </action>
+  </recv>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_Record-Route:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:agent@[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+    ]]>
+  </send>
+  <pause milliseconds="{ring_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_Record-Route:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:agent@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=agent 53655765 2353687637 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [rtp_ip]
+      t=0 0
+      m=audio [rtp_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+    ]]>
+  </send>
+  <recv request="ACK" crlf="true" optional="true"/>
+  <recv request="BYE" timeout="{talk_ms}" ontimeout="hang_up"/>
+  <send next="done">
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]>
+  </send>
+  <label id="hang_up"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$to];tag=[pid]SIPpTag01[call_number]
+      To: [$from]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 1 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200"/>
+  <label id="done"/>
+</scenario>
+"#
+    )
+}

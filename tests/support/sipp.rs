@@ -113,6 +113,15 @@ impl Sipp {
         }
     }
 
+    /// Asks SIPp to take no new call and to end once its calls are over
+    /// (SIGUSR1), then waits for it like [`Sipp::wait`]. For a callee
+    /// whose number of calls the test does not know in advance.
+    pub fn stop(self, within: Duration) -> SippResult {
+        // SAFETY: a plain kill(2) of our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGUSR1) };
+        self.wait(within)
+    }
+
     /// Waits for SIPp to end (at most `within`).
     pub fn wait(mut self, within: Duration) -> SippResult {
         let deadline = Instant::now() + within;

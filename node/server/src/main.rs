@@ -25,6 +25,13 @@ enum Command {
         /// The folder (default: the configured `paths.units`).
         folder: Option<PathBuf>,
     },
+    /// List the agents of a folder of unit documents, one per line:
+    /// `unit<TAB>agent<TAB>uri<TAB>endpoint` (what provisioning of the
+    /// registrar's subscribers starts from).
+    Agents {
+        /// The folder (default: the configured `paths.units`).
+        folder: Option<PathBuf>,
+    },
     /// Print the default settings file.
     Defaults,
 }
@@ -62,6 +69,32 @@ fn main() -> std::process::ExitCode {
                         unit.unit.flow.len(),
                         unit.unit.document.service_numbers.join(", ")
                     );
+                }
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::Agents { folder }) = cli.command {
+        let folder = folder.unwrap_or(settings.paths.units.clone());
+        return match cc_node::units::Directory::load(&folder) {
+            Ok(directory) => {
+                for unit in directory.units() {
+                    for agent in &unit.unit.document.agents {
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            unit.id(),
+                            agent.id,
+                            agent.uri,
+                            serde_json::to_value(&agent.endpoint)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_string))
+                                .unwrap_or_default()
+                        );
+                    }
                 }
                 std::process::ExitCode::SUCCESS
             }

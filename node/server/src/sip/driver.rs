@@ -365,7 +365,6 @@ impl Driver {
         let call_id = headers::call_id(&request).unwrap_or_default();
         let in_dialog = headers::to_tag(&request).is_some();
         if in_dialog {
-            let method = request.method;
             let routed = self.route(
                 &call_id,
                 CallInput::Sip(Event::Request {
@@ -375,11 +374,9 @@ impl Driver {
                 }),
             );
             if !routed {
-                if method == Method::Options {
-                    self.answer_options(tx, &request);
-                } else {
-                    self.respond(tx, &request, 481, &[]);
-                }
+                // No such dialog here (any more): 481, for OPTIONS too, so
+                // that a proxy's in-dialog keep-alive ends a stale call.
+                self.respond(tx, &request, 481, &[]);
             }
             return;
         }
