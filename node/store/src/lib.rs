@@ -8,6 +8,10 @@
 //! The schema (`migrations/`) gives every table holding a unit's data a
 //! `unit` column; the API's queries always filter on it.
 
+pub mod governance;
+pub mod units;
+pub mod users;
+
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
@@ -87,7 +91,8 @@ impl Store {
             .collect())
     }
 
-    /// A connection of the pool.
+    /// A connection of the pool (deref to a client; `transaction()` for
+    /// several statements that stand or fall together).
     pub async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         Ok(self.pool.get().await?)
     }

@@ -1,0 +1,100 @@
+//! The platform's REST API: units and their versions, sign-ups and
+//! changes with their approvals, the audit trail, users; every endpoint
+//! checks who calls and for which unit (another unit's data is answered
+//! 404, as if it did not exist).
+//!
+//! The OpenAPI document is built from the handlers' own annotations by
+//! utoipa-axum, from the same router that serves them: an endpoint cannot
+//! be served without being documented, and the tenancy test walks every
+//! endpoint the document lists.
+//!
+//! Handlers are the shell: the rules (who may approve, what carries cost)
+//! are `cc_governance`'s, the numbering plan `cc_numbering`'s, the SQL
+//! `cc_store`'s.
+
+pub mod audit;
+pub mod auth;
+pub mod documents;
+pub mod error;
+pub mod requests;
+pub mod sessions;
+pub mod units;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use cc_numbering::NumberingPlan;
+use cc_store::Store;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub plan: Arc<NumberingPlan>,
+    /// Verified against when the user does not exist, so that a login
+    /// takes as long either way.
+    pub dummy_hash: String,
+}
+
+impl AppState {
+    pub fn new(store: Store, plan: NumberingPlan) -> AppState {
+        AppState {
+            store,
+            plan: Arc::new(plan),
+            dummy_hash: auth::hash_password("no such user, no such password"),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Call-centre platform API", description = "Units, versions, approvals and audit of the university's call-centre platform."),
+    components(schemas(error::ErrorBody)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API's router and its OpenAPI document (also served at
+/// `/api/v1/openapi.json`).
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(sessions::login))
+        .routes(routes!(users::create))
+        .routes(routes!(units::list, units::sign_up))
+        .routes(routes!(units::get))
+        .routes(routes!(units::versions, units::propose))
+        .routes(routes!(units::version))
+        .routes(routes!(units::validate))
+        .routes(routes!(requests::list))
+        .routes(routes!(requests::get))
+        .routes(routes!(requests::approve))
+        .routes(routes!(requests::reject))
+        .routes(routes!(audit::trail))
+        .with_state(state)
+        .split_for_parts();
+    let document = openapi.clone();
+    let router = router.route(
+        "/api/v1/openapi.json",
+        get(move || async move { Json(document) }),
+    );
+    (router, openapi)
+}
