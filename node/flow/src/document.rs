@@ -386,6 +386,10 @@ pub struct OutboundSpec {
     /// The approved scope.
     #[serde(default)]
     pub scope: OutboundScope,
+    /// Single numbers approved beyond the scope (a manager's mobile, a
+    /// premium line), in any spelling the numbering plan reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub numbers: Vec<String>,
 }
 
 /// The call flow: named steps and the one to start with.

@@ -26,9 +26,10 @@ pub struct Approved {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Cost {
-    /// A forward step to a number the approved scope does not allow (a
-    /// mobile, another province, abroad, a premium line, or a target the
-    /// numbering plan does not know).
+    /// A forward step (or a number of the outbound scope, `step` then
+    /// being `outbound.numbers`) to a number the approved scope does not
+    /// allow (a mobile, another province, abroad, a premium line, or a
+    /// target the numbering plan does not know).
     Forward {
         step: String,
         target: String,
@@ -113,12 +114,13 @@ impl Approved {
         let base = Scope::up_to(up_to);
         let numbers: BTreeSet<String> = forwards(document)
             .into_iter()
-            .filter(|(_, target)| {
+            .map(|(_, target)| target)
+            .chain(document.outbound.numbers.iter().cloned())
+            .filter(|target| {
                 plan.classify(target)
                     .map(|c| !base.allows(plan, &c))
                     .unwrap_or(false)
             })
-            .map(|(_, target)| target)
             .collect();
         Approved {
             scope: Scope { up_to, numbers },
@@ -153,7 +155,12 @@ pub fn assess(approved: &Approved, proposed: &UnitDocument, plan: &NumberingPlan
             to: wanted,
         });
     }
-    for (step, target) in forwards(proposed) {
+    let numbers = proposed
+        .outbound
+        .numbers
+        .iter()
+        .map(|n| ("outbound.numbers".to_string(), n.clone()));
+    for (step, target) in forwards(proposed).into_iter().chain(numbers) {
         match plan.classify(&target) {
             Ok(classified) if approved.scope.allows(plan, &classified) => {}
             Ok(classified) => costs.push(Cost::Forward {

@@ -156,10 +156,11 @@ impl Default for NumberingPlan {
 
 impl NumberingPlan {
     /// The class of `target`: digits as dialled (`4321`, `612 345 678`,
-    /// `+44 20 7946 0000`, `0044…`), a `tel:` URI, or a SIP URI (whose
-    /// user part is classified when it is a number; a SIP address outside
-    /// the university with a user name is international: the widest scope
-    /// short of premium, so it needs approval).
+    /// `+44 20 7946 0000`, `0044…`), a `tel:` URI, or a SIP URI. A SIP
+    /// URI whose user part is a number is that number (it goes out through
+    /// a gateway, and costs what the number costs); one with a name
+    /// (`sip:desk@pbx.example.edu`) is reached over SIP, not the telephone
+    /// network, and is internal: it costs no call charge.
     pub fn classify(&self, target: &str) -> Result<Classified, NumberError> {
         let target = target.trim();
         if let Some(address) = target
@@ -205,7 +206,7 @@ impl NumberingPlan {
             return Err(NumberError::Empty(target.to_string()));
         }
         Ok(Classified {
-            class: NumberClass::International,
+            class: NumberClass::Internal,
             canonical: format!("sip:{user}@{host}"),
         })
     }
@@ -384,7 +385,7 @@ mod tests {
         assert_eq!(class("sip:2001@PBX.University.Example:5060"), Internal);
         assert_eq!(class("sip:612345678@pbx.university.example"), Mobile);
         assert_eq!(class("sip:+34612345678@carrier.example"), Mobile);
-        assert_eq!(class("sip:someone@example.com"), International);
+        assert_eq!(class("sip:someone@example.com"), Internal, "no call charge");
     }
 
     #[test]

@@ -111,6 +111,8 @@ pub struct Metrics {
     pub voicemails: Family<UnitLabel, Counter>,
     pub draining: Gauge,
     pub records_dropped: Counter,
+    /// Forwards refused at dial time, by unit and number class (`kind`).
+    pub dial_refused: Family<UnitKind, Counter>,
 }
 
 fn wait_histogram() -> Histogram {
@@ -292,6 +294,12 @@ impl Metrics {
             "Call records that could not be written",
             records_dropped.clone(),
         );
+        let dial_refused = Family::<UnitKind, Counter>::default();
+        registry.register(
+            "cc_dial_refused",
+            "Forwards refused because the number (kind: its class) is outside the unit's approved scope",
+            dial_refused.clone(),
+        );
         Metrics {
             registry,
             calls,
@@ -322,6 +330,7 @@ impl Metrics {
             voicemails,
             draining,
             records_dropped,
+            dial_refused,
         }
     }
 

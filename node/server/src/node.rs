@@ -20,6 +20,8 @@ use crate::units::Directory;
 
 pub struct Node {
     pub settings: Settings,
+    /// How dial targets are classified (Spain's plan by default).
+    pub plan: cc_numbering::NumberingPlan,
     pub directory: Directory,
     pub metrics: Arc<Metrics>,
     pub media: MediaEngine,
@@ -49,6 +51,7 @@ impl Node {
     ) -> Node {
         let features = FeatureCodes::new(&settings.acd);
         Node {
+            plan: cc_numbering::NumberingPlan::default(),
             settings,
             directory,
             metrics,

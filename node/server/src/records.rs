@@ -45,6 +45,10 @@ pub struct CallRecord {
     pub voicemail: Option<String>,
     /// The SIP status the caller got when the call was refused.
     pub sip_status: Option<u16>,
+    /// The class of a forward target the unit is not approved to dial
+    /// (the call went on to the step's failure branch instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dial_refused: Option<String>,
 }
 
 #[derive(Clone)]

@@ -19,6 +19,8 @@ use cc_media::prompt::{tone, Prompt};
 pub struct UnitRuntime {
     pub unit: Arc<Unit>,
     pub prompts: HashMap<String, Prompt>,
+    /// What the unit may dial: its document's outbound scope and numbers.
+    pub outbound: cc_numbering::Scope,
 }
 
 impl UnitRuntime {
@@ -150,7 +152,16 @@ fn load_one(
         return Err(errors.join("\n"));
     }
     Ok(UnitRuntime {
+        outbound: outbound_of(&unit.document),
         unit: Arc::new(unit),
         prompts,
     })
+}
+
+/// The outbound scope a document declares.
+pub fn outbound_of(document: &cc_flow::UnitDocument) -> cc_numbering::Scope {
+    cc_numbering::Scope {
+        up_to: cc_governance::cost::scope_class(document.outbound.scope),
+        numbers: document.outbound.numbers.iter().cloned().collect(),
+    }
 }

@@ -54,6 +54,7 @@ fn confirmation(name: &str, prompt: Prompt) -> Arc<UnitRuntime> {
     let unit = load_unit(name, &yaml, &UniversityCalendar::default())
         .expect("the built-in confirmation flow is valid");
     Arc::new(UnitRuntime {
+        outbound: crate::units::outbound_of(&unit.document),
         unit: Arc::new(unit),
         prompts: HashMap::from([("tone".to_string(), prompt)]),
     })

@@ -180,6 +180,7 @@ pub fn start(
         ended_by: None,
         voicemail: None,
         sip_status: None,
+        dial_refused: None,
     };
     let refuse = |status: u16, mut record: CallRecord| {
         record.ended_at = Some(Utc::now());

@@ -93,13 +93,35 @@ impl Call {
     }
 
     pub(super) async fn forward(&mut self, target: &str, timeout: Duration) {
+        self.record.target = Some(target.to_string());
+        // The one place a call can cost money: dial only what the unit
+        // is approved for (its outbound scope), else take the step's
+        // failure branch, with a record and a metric.
+        if let Err(refusal) = self.unit.outbound.check(&self.node.plan, target) {
+            let class = match &refusal {
+                cc_numbering::Refusal::OutOfScope { class, .. } => class.name().to_string(),
+                cc_numbering::Refusal::NotANumber(_) => "unknown".to_string(),
+            };
+            tracing::warn!(unit = %self.unit.id(), %target, %class, "forward refused: {refusal}");
+            self.node
+                .metrics
+                .dial_refused
+                .get_or_create(&crate::metrics::UnitKind {
+                    unit: self.unit.id().to_string(),
+                    kind: class.clone(),
+                })
+                .inc();
+            self.record.dial_refused = Some(class);
+            self.pending
+                .push_back(FlowEvent::Forward(ForwardOutcome::Failed));
+            return;
+        }
         let uri = if target.starts_with("sip:") {
             Some(target.to_string())
         } else {
             let gateway = &self.node.settings.sip.extension_gateway;
             (!gateway.is_empty()).then(|| format!("sip:{target}@{gateway}"))
         };
-        self.record.target = Some(target.to_string());
         let started = match uri {
             Some(uri) => self.originate(&uri, timeout, Purpose::Forward).await,
             None => false,
