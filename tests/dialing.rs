@@ -45,7 +45,18 @@ fn call(node: &Node, ending: Ending) -> cc_tests::sipp::SippResult {
     Sipp::start_xml(
         &format!("127.0.0.1:{}", node.sip_port),
         &scenarios::caller(Codec::Pcmu, &[], ending),
-        &["-s", "4300", "-key", "rtp_ip", "127.0.0.1", "-key", "rtp_port", &port, "-m", "1"],
+        &[
+            "-s",
+            "4300",
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            &port,
+            "-m",
+            "1",
+        ],
     )
     .wait(Duration::from_secs(30))
 }
@@ -58,9 +69,21 @@ fn a_forward_to_a_mobile_is_refused_unless_the_unit_is_approved_for_it() {
         gateway_port,
         "127.0.0.1:9",
         &scenarios::callee(Some(500)),
-        &["-key", "rtp_ip", "127.0.0.1", "-key", "rtp_port", "9", "-m", "1"],
+        &[
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            "9",
+            "-m",
+            "1",
+        ],
     );
-    let node = Node::start("dial-refused", forwarding_unit("{ scope: local }", gateway_port));
+    let node = Node::start(
+        "dial-refused",
+        forwarding_unit("{ scope: local }", gateway_port),
+    );
     let caller = call(&node, Ending::NodeHangsUp);
     assert!(caller.success, "{}\n{}", caller.errors, node.log());
     let records = node.wait_records(1, Duration::from_secs(5));
@@ -77,7 +100,9 @@ fn a_forward_to_a_mobile_is_refused_unless_the_unit_is_approved_for_it() {
         .collect();
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert!(
-        refused[0].contains("unit=\"sales\"") && refused[0].contains("kind=\"mobile\"") && refused[0].ends_with(" 1"),
+        refused[0].contains("unit=\"sales\"")
+            && refused[0].contains("kind=\"mobile\"")
+            && refused[0].ends_with(" 1"),
         "{refused:?}"
     );
     let gateway = gateway.wait(Duration::from_millis(500));
@@ -96,7 +121,16 @@ fn a_forward_to_a_mobile_is_refused_unless_the_unit_is_approved_for_it() {
         gateway_port,
         "127.0.0.1:9",
         &scenarios::callee(Some(500)),
-        &["-key", "rtp_ip", "127.0.0.1", "-key", "rtp_port", "9", "-m", "1"],
+        &[
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            "9",
+            "-m",
+            "1",
+        ],
     );
     let node = Node::start(
         "dial-allowed",

@@ -4,6 +4,7 @@
 //! Nothing is mocked: the node is the release or debug binary built by the
 //! test command, SIPp is Debian's `sip-tester`, and media crosses loopback.
 
+pub mod api;
 pub mod baresip;
 pub mod kamailio;
 pub mod node;

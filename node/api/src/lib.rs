@@ -16,6 +16,7 @@ pub mod audit;
 pub mod auth;
 pub mod documents;
 pub mod error;
+pub mod prompts;
 pub mod requests;
 pub mod sessions;
 pub mod units;
@@ -89,6 +90,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(requests::approve))
         .routes(routes!(requests::reject))
         .routes(routes!(audit::trail))
+        .routes(routes!(prompts::list))
+        .routes(routes!(prompts::upload))
         .with_state(state)
         .split_for_parts();
     let document = openapi.clone();

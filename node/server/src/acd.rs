@@ -7,6 +7,7 @@
 //! longer holds (it ended while the notice was on its way) releases what it
 //! concerns, so no agent is left ringing for nobody.
 
+use arc_swap::ArcSwap;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -98,8 +99,10 @@ enum Retry {
 pub struct Acd {
     node: String,
     store: Store,
-    units: Vec<String>,
-    configs: BTreeMap<String, UnitConfig>,
+    /// The units and their queue settings; swapped whole when the
+    /// configuration is reloaded.
+    units: ArcSwap<Vec<String>>,
+    configs: ArcSwap<BTreeMap<String, UnitConfig>>,
     retries: Mutex<Vec<Retry>>,
     node_ttl_ms: u64,
     leading: std::sync::atomic::AtomicBool,
@@ -175,8 +178,8 @@ impl Acd {
         let acd = Arc::new(Acd {
             node: node.to_string(),
             store,
-            units,
-            configs,
+            units: ArcSwap::from_pointee(units),
+            configs: ArcSwap::from_pointee(configs),
             retries: Mutex::new(Vec::new()),
             node_ttl_ms,
             leading: std::sync::atomic::AtomicBool::new(leading),
@@ -186,7 +189,7 @@ impl Acd {
             metrics,
         });
         let now = now_ms();
-        for (unit, config) in &acd.configs {
+        for (unit, config) in acd.configs.load_full().iter() {
             with_store!(acd, "configure", s => s.configure(unit, config, now).await)?;
         }
         let weak = Arc::downgrade(&acd);
@@ -213,6 +216,35 @@ impl Acd {
         Ok(acd)
     }
 
+    /// Takes a reloaded configuration: new units and changed queues are
+    /// configured in the store, then used; calls in progress go on.
+    pub async fn reconfigure(&self, directory: &Directory) {
+        let units: Vec<String> = directory
+            .units()
+            .iter()
+            .map(|u| u.id().to_string())
+            .collect();
+        let configs: BTreeMap<String, UnitConfig> = directory
+            .units()
+            .iter()
+            .map(|u| (u.id().to_string(), unit_config(&u.unit)))
+            .collect();
+        let old = self.configs.load_full();
+        let now = now_ms();
+        for (unit, config) in &configs {
+            if old.get(unit) != Some(config) {
+                if let Err(e) =
+                    with_store!(self, "configure", s => s.configure(unit, config, now).await)
+                {
+                    tracing::warn!(unit, error = %e, "configuring a reloaded unit's queues");
+                }
+            }
+        }
+        self.configs.store(Arc::new(configs));
+        self.units.store(Arc::new(units));
+        self.tick_now.notify_one();
+    }
+
     /// With shared state: heartbeats, reaping dead nodes, putting back a
     /// unit's state Redis lost, making again the reports that failed, and
     /// the lease of the node that reports the cluster's shared figures.
@@ -236,7 +268,7 @@ impl Acd {
             match redis.heartbeat(&self.node, self.node_ttl_ms, now).await {
                 Ok(unknown) => {
                     let since = *reachable_since.get_or_insert(now);
-                    for (unit, config) in &self.configs {
+                    for (unit, config) in self.configs.load_full().iter() {
                         let _ = redis.ensure_configured(unit, config, now).await;
                     }
                     if unknown {
@@ -264,7 +296,7 @@ impl Acd {
                             "a node stopped beating: reaping its callers and agents"
                         );
                         let mut reaped = true;
-                        for unit in &self.units {
+                        for unit in self.units.load_full().iter() {
                             match redis.reap_node(unit, &node, now).await {
                                 Ok(fx) => self.observe(unit, &fx),
                                 Err(_) => reaped = false,
@@ -320,7 +352,7 @@ impl Acd {
     /// re-established) reach their calls from the state instead: the agents
     /// ringing for this node's calls. A call ignores an offer it already has.
     async fn pick_up_missed_offers(self: Arc<Self>) {
-        for unit in &self.units {
+        for unit in self.units.load_full().iter() {
             let Ok(snapshot) = with_store!(self, "snapshot", s => s.snapshot(unit).await) else {
                 continue;
             };
@@ -333,6 +365,7 @@ impl Acd {
                 }
                 let ring_timeout_ms = self
                     .configs
+                    .load()
                     .get(unit)
                     .and_then(|c| c.queues.get(&ringing.queue))
                     .map_or(0, |q| q.ring_timeout_ms);
@@ -471,7 +504,7 @@ impl Acd {
                 }
             }
             let now = now_ms();
-            for unit in self.units.clone() {
+            for unit in self.units.load_full().iter().cloned() {
                 // Due: its next deadline passed (as this node last heard
                 // it), or the safety sweep's time came.
                 let due = self
@@ -502,7 +535,7 @@ impl Acd {
             // The shared figures, every second, from the leader alone.
             if now.saturating_sub(last_report) >= SWEEP.as_millis() as u64 {
                 last_report = now;
-                for unit in &self.units {
+                for unit in self.units.load_full().iter() {
                     self.report(unit).await;
                 }
             }

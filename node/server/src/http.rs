@@ -33,7 +33,7 @@ async fn health(State(node): State<Arc<Node>>) -> impl IntoResponse {
         "status": if draining { "draining" } else { "ok" },
         "node": node.settings.node.name,
         "active_calls": node.active_calls(),
-        "units": node.directory.units().len(),
+        "units": node.directory().units().len(),
         "uptime_s": node.started.elapsed().as_secs(),
     });
     let status = if draining {
@@ -68,7 +68,7 @@ async fn undrain(State(node): State<Arc<Node>>) -> impl IntoResponse {
 
 /// A unit's queues and agents as the ACD sees them.
 async fn agents(State(node): State<Arc<Node>>, Path(unit): Path<String>) -> impl IntoResponse {
-    if !node.directory.units().iter().any(|u| u.id() == unit) {
+    if !node.directory().units().iter().any(|u| u.id() == unit) {
         return (
             StatusCode::NOT_FOUND,
             Json(json!({ "error": format!("no unit {unit:?}") })),
@@ -106,7 +106,7 @@ async fn queue_log(
     Path(unit): Path<String>,
     Query(query): Query<LogQuery>,
 ) -> Response {
-    if !node.directory.units().iter().any(|u| u.id() == unit) {
+    if !node.directory().units().iter().any(|u| u.id() == unit) {
         return (
             StatusCode::NOT_FOUND,
             Json(json!({ "error": format!("no unit {unit:?}") })),
@@ -184,7 +184,7 @@ async fn agent_action(
             )
         }
     };
-    if !node.directory.units().iter().any(|u| u.id() == unit) {
+    if !node.directory().units().iter().any(|u| u.id() == unit) {
         return (
             StatusCode::NOT_FOUND,
             Json(json!({ "error": format!("no unit {unit:?}") })),

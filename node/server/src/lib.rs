@@ -17,6 +17,7 @@
 pub mod acd;
 pub mod call;
 pub mod http;
+pub mod live_config;
 pub mod media;
 pub mod metrics;
 pub mod node;
@@ -47,8 +48,22 @@ const SIP_INPUTS: usize = 16_384;
 /// Runs a node until `shutdown` resolves; then refuses new calls and waits
 /// (up to `limits.max_call_s`, or a second signal) for calls to end.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let directory = Directory::load(&settings.paths.units)
-        .map_err(|e| anyhow::anyhow!("units not loaded:\n{e}"))?;
+    // Units from PostgreSQL (with a cache) or from the units folder.
+    let store = if settings.store.url.is_empty() {
+        None
+    } else {
+        Some(
+            cc_store::Store::new(&settings.store.url, settings.store.max_connections)
+                .map_err(|e| anyhow::anyhow!("store.url: {e}"))?,
+        )
+    };
+    let directory = match &store {
+        Some(store) => live_config::initial(store, &settings.paths.config_cache)
+            .await
+            .map_err(|e| anyhow::anyhow!("the configuration cache: {e}"))?,
+        None => Directory::load(&settings.paths.units)
+            .map_err(|e| anyhow::anyhow!("units not loaded:\n{e}"))?,
+    };
     let metrics = Arc::new(Metrics::new(&settings.node.name));
     for runtime in directory.units() {
         let queues: Vec<String> = runtime.unit.document.queues.keys().cloned().collect();
@@ -91,7 +106,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         metrics.rtp_ports_in_use.clone(),
     );
     let media = MediaEngine::start(Arc::clone(&metrics), settings.media.realtime_pacer);
-    let store = match settings.acd.store.as_str() {
+    let acd_store = match settings.acd.store.as_str() {
         "redis" => {
             let target = settings.redis.target();
             let redis = cc_acd_redis::RedisStore::connect(target.clone())
@@ -106,7 +121,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let node_id = format!("{}-{:06x}", settings.node.name, seed & 0xFF_FFFF);
     let acd = acd::Acd::start(
         &node_id,
-        store,
+        acd_store,
         &directory,
         Arc::clone(&metrics),
         settings.redis.node_ttl_ms,
@@ -139,6 +154,24 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         transports,
         sip_receiver,
     ));
+    if let Some(store) = &store {
+        tokio::spawn(live_config::follow(
+            Arc::clone(&node),
+            store.clone(),
+            settings.paths.config_cache.clone(),
+        ));
+        if !settings.api.listen.is_empty() {
+            let listener = tokio::net::TcpListener::bind(&settings.api.listen)
+                .await
+                .with_context(|| format!("binding the API {}", settings.api.listen))?;
+            let (api, _) = cc_api::router(cc_api::AppState::new(store.clone(), node.plan.clone()));
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, api).await {
+                    tracing::error!(error = %e, "API server stopped");
+                }
+            });
+        }
+    }
     let app = http::router(Arc::clone(&node));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(http, app).await {
@@ -148,7 +181,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     tracing::info!(
         sip = %settings.sip.listen,
         http = %settings.http.listen,
-        units = node.directory.units().len(),
+        units = node.directory().units().len(),
         "node {} ready",
         settings.node.name
     );

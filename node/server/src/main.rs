@@ -34,6 +34,26 @@ enum Command {
     },
     /// Print the default settings file.
     Defaults,
+    /// Accounts of the governance API (needs store.url).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user with one role; the password is read from CC_PASSWORD or
+    /// the first line of standard input (12 characters at least).
+    Add {
+        username: String,
+        /// ict_directorate, unit_manager, supervisor, agent or noc_viewer.
+        #[arg(long)]
+        role: String,
+        /// The unit, for unit_manager, supervisor and agent.
+        #[arg(long)]
+        unit: Option<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -104,6 +124,18 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
+    if let Some(Command::User { action }) = cli.command {
+        return match user_command(&settings, action) {
+            Ok(message) => {
+                println!("{message}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cc-node: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -122,6 +154,62 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `cc-node user …`: the first ICT account of a new platform, and any
+/// account when the API is not at hand.
+fn user_command(
+    settings: &cc_node::settings::Settings,
+    action: UserAction,
+) -> Result<String, String> {
+    let UserAction::Add {
+        username,
+        role,
+        unit,
+    } = action;
+    if settings.store.url.is_empty() {
+        return Err("store.url is not set (CC__STORE__URL)".into());
+    }
+    let unit_role = matches!(role.as_str(), "unit_manager" | "supervisor" | "agent");
+    if !unit_role && !matches!(role.as_str(), "ict_directorate" | "noc_viewer") {
+        return Err(format!("no role {role:?}"));
+    }
+    if unit_role != unit.is_some() {
+        return Err(format!(
+            "role {role} {} --unit",
+            if unit_role { "needs" } else { "takes no" }
+        ));
+    }
+    let password = match std::env::var("CC_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| e.to_string())?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    if password.chars().count() < 12 {
+        return Err("a password has 12 characters at least".into());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let store = cc_store::Store::new(&settings.store.url, 1).map_err(|e| e.to_string())?;
+        store.migrate().await.map_err(|e| e.to_string())?;
+        let client = store.client().await.map_err(|e| e.to_string())?;
+        let hash = cc_api::auth::hash_password(&password);
+        let id = cc_store::users::create(&**client, &username, &username, &hash)
+            .await
+            .map_err(|e| format!("creating {username:?}: {e}"))?;
+        cc_store::users::grant(&**client, id, &role, unit.as_deref())
+            .await
+            .map_err(|e| format!("granting {role}: {e}"))?;
+        Ok(format!("user {username} ({role}) added"))
+    })
 }
 
 async fn shutdown_signal() {

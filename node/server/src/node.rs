@@ -22,7 +22,9 @@ pub struct Node {
     pub settings: Settings,
     /// How dial targets are classified (Spain's plan by default).
     pub plan: cc_numbering::NumberingPlan,
-    pub directory: Directory,
+    /// The units served; replaced whole when the configuration reloads
+    /// (a call keeps the unit it started with).
+    directory: arc_swap::ArcSwap<Directory>,
     pub metrics: Arc<Metrics>,
     pub media: MediaEngine,
     pub ports: Arc<PortPool>,
@@ -53,7 +55,7 @@ impl Node {
         Node {
             plan: cc_numbering::NumberingPlan::default(),
             settings,
-            directory,
+            directory: arc_swap::ArcSwap::from_pointee(directory),
             metrics,
             media,
             ports,
@@ -66,6 +68,22 @@ impl Node {
             active_calls: AtomicUsize::new(0),
             ids: Mutex::new(IdGenerator::new(seed)),
         }
+    }
+
+    /// The units served now.
+    pub fn directory(&self) -> Arc<Directory> {
+        self.directory.load_full()
+    }
+
+    /// Serves `directory` from now on: its queues are configured in the
+    /// ACD and its series registered first.
+    pub async fn replace_directory(&self, directory: Directory) {
+        for runtime in directory.units() {
+            let queues: Vec<String> = runtime.unit.document.queues.keys().cloned().collect();
+            self.metrics.register_unit(runtime.id(), &queues);
+        }
+        self.acd.reconfigure(&directory).await;
+        self.directory.store(Arc::new(directory));
     }
 
     pub fn is_draining(&self) -> bool {

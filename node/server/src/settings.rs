@@ -21,6 +21,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub http: HttpSettings,
     pub paths: PathSettings,
+    pub store: StoreSettings,
+    pub api: ApiSettings,
     pub log: LogSettings,
 }
 
@@ -114,6 +116,20 @@ pub struct PathSettings {
     pub units: PathBuf,
     pub records: PathBuf,
     pub voicemail: PathBuf,
+    pub config_cache: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[allow(missing_docs)]
+pub struct StoreSettings {
+    pub url: String,
+    pub max_connections: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[allow(missing_docs)]
+pub struct ApiSettings {
+    pub listen: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -60,6 +60,18 @@ impl Directory {
 
     /// Loads a folder. Errors list every problem found.
     pub fn load(folder: &Path) -> Result<Directory, String> {
+        let (directory, errors) = Directory::load_each(folder)?;
+        if errors.is_empty() {
+            Ok(directory)
+        } else {
+            Err(errors.join("\n"))
+        }
+    }
+
+    /// Loads every unit of a folder that loads, and says what did not (a
+    /// configuration from PostgreSQL: one unit's problem must not take
+    /// the others off the air).
+    pub fn load_each(folder: &Path) -> Result<(Directory, Vec<String>), String> {
         let entries =
             std::fs::read_dir(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
         let mut files: Vec<PathBuf> = entries
@@ -80,6 +92,14 @@ impl Directory {
             }
             None => UniversityCalendar::default(),
         };
+        // With the governance API, what each unit is approved to dial (the
+        // configuration export writes it): it stands for the documents'
+        // own outbound sections.
+        let approved: HashMap<String, cc_numbering::Scope> =
+            std::fs::read_to_string(folder.join(APPROVED_FILE))
+                .ok()
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or_default();
         let mut directory = Directory::default();
         let mut errors = Vec::new();
         for path in files.iter().filter(|p| {
@@ -87,7 +107,10 @@ impl Directory {
                 .is_some_and(|n| n.to_string_lossy().starts_with('_'))
         }) {
             match load_one(folder, path, &university) {
-                Ok(runtime) => {
+                Ok(mut runtime) => {
+                    if let Some(scope) = approved.get(runtime.id()) {
+                        runtime.outbound = scope.clone();
+                    }
                     let runtime = Arc::new(runtime);
                     for number in &runtime.unit.document.service_numbers {
                         if let Some(other) = directory.by_number.get(number) {
@@ -114,11 +137,7 @@ impl Directory {
                 Err(e) => errors.push(e),
             }
         }
-        if errors.is_empty() {
-            Ok(directory)
-        } else {
-            Err(errors.join("\n"))
-        }
+        Ok((directory, errors))
     }
 }
 
@@ -157,6 +176,9 @@ fn load_one(
         prompts,
     })
 }
+
+/// In a units folder exported from PostgreSQL: `{unit: Scope}` approved.
+pub const APPROVED_FILE: &str = "_approved.json";
 
 /// The outbound scope a document declares.
 pub fn outbound_of(document: &cc_flow::UnitDocument) -> cc_numbering::Scope {

@@ -9,6 +9,8 @@
 //! `unit` column; the API's queries always filter on it.
 
 pub mod governance;
+pub mod notifications;
+pub mod prompts;
 pub mod units;
 pub mod users;
 
@@ -44,6 +46,7 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    url: String,
 }
 
 impl Store {
@@ -74,7 +77,10 @@ impl Store {
             })
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            url: url.to_string(),
+        })
     }
 
     /// Brings the schema up to date; returns the migrations applied now.
@@ -89,6 +95,11 @@ impl Store {
             .iter()
             .map(|m| m.to_string())
             .collect())
+    }
+
+    /// Notifications of `channel` (e.g. `cc_config`, a new live version).
+    pub async fn listen(&self, channel: &str) -> Result<notifications::Listener, StoreError> {
+        notifications::Listener::start(&self.url, channel).await
     }
 
     /// A connection of the pool (deref to a client; `transaction()` for

@@ -196,3 +196,31 @@ pub async fn set_approved(
         .await?;
     Ok(())
 }
+
+/// `(unit, yaml)` of every live version.
+pub async fn live_documents(
+    client: &impl GenericClient,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(client
+        .query(
+            "SELECT l.unit, v.yaml FROM live_versions l
+             JOIN unit_versions v ON v.unit = l.unit AND v.version = l.version
+             JOIN units u ON u.id = l.unit WHERE u.state = 'live' ORDER BY l.unit",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+/// The latest university-wide calendar, if any.
+pub async fn university_calendar(client: &impl GenericClient) -> Result<Option<Value>, StoreError> {
+    Ok(client
+        .query_opt(
+            "SELECT document FROM university_calendar_versions ORDER BY version DESC LIMIT 1",
+            &[],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}

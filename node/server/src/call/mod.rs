@@ -149,10 +149,10 @@ pub fn start(
         .unwrap_or_default();
     let feature = node
         .features
-        .recognise(&number, &caller_uri, &node.directory);
+        .recognise(&number, &caller_uri, &node.directory());
     let unit = match &feature {
         Some(f) => Arc::clone(&f.confirm),
-        None => match node.directory.by_number(&number) {
+        None => match node.directory().by_number(&number) {
             Some(unit) => Arc::clone(unit),
             None => return Err(404),
         },

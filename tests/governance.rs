@@ -1,0 +1,350 @@
+//! The governance walk against a real node and PostgreSQL: a unit signed
+//! up through the API answers its number only once a manager of the unit
+//! and the ICT directorate have approved it; a forward to a mobile is not
+//! dialled until another manager approves the change; a node without
+//! PostgreSQL serves the configuration it cached.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cc_tests::api::{self, Database};
+use cc_tests::node::{temp_dir, Node, NodeOptions};
+use cc_tests::ports::free_port;
+use cc_tests::rtp::RtpEndpoint;
+use cc_tests::scenarios::{self, Codec, Ending};
+use cc_tests::Sipp;
+use serde_json::{json, Value};
+
+fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not happen within {within:?}");
+}
+
+fn node_on(
+    database_url: &str,
+    api_port: u16,
+    cache: &std::path::Path,
+    gateway: u16,
+    label: &str,
+) -> Node {
+    Node::start(
+        label,
+        NodeOptions {
+            units: vec![],
+            prompts: vec![],
+            env: vec![
+                ("CC__STORE__URL".into(), database_url.into()),
+                ("CC__API__LISTEN".into(), format!("127.0.0.1:{api_port}")),
+                (
+                    "CC__PATHS__CONFIG_CACHE".into(),
+                    cache.display().to_string(),
+                ),
+                (
+                    "CC__SIP__EXTENSION_GATEWAY".into(),
+                    format!("127.0.0.1:{gateway}"),
+                ),
+            ],
+        },
+    )
+}
+
+/// The library's document: a welcome prompt, then hang up, or (with a
+/// forward step `out`) the forward.
+fn library(forward: &str, outbound: &str) -> String {
+    let next = if forward.is_empty() { "bye" } else { "out" };
+    format!(
+        "unit: library\nname: Library\nservice_numbers: [\"4100\"]\ntimezone: Europe/Madrid\n\
+         prompts:\n  welcome: welcome.wav\n\
+         outbound: {outbound}\n\
+         flow:\n  start: greet\n  steps:\n\
+         \x20   greet:\n      play: {{ prompts: [welcome], next: {next} }}\n\
+         \x20   bye:\n      hangup: {{}}\n{forward}"
+    )
+}
+
+/// A call to 4100: `Ok(packets heard)` when answered, `Err(what SIPp
+/// saw)` otherwise.
+fn call_library(node: &Node) -> Result<usize, String> {
+    let rtp = RtpEndpoint::start(true);
+    let port = rtp.port.to_string();
+    let result = Sipp::start_xml(
+        &format!("127.0.0.1:{}", node.sip_port),
+        &scenarios::caller(Codec::Pcmu, &[], Ending::NodeHangsUp),
+        &[
+            "-s",
+            "4100",
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            &port,
+            "-m",
+            "1",
+        ],
+    )
+    .wait(Duration::from_secs(30));
+    if result.success {
+        Ok(rtp.packets().len())
+    } else {
+        Err(format!("{}\n{}", result.errors, result.screen))
+    }
+}
+
+fn refused_with_404(node: &Node) -> bool {
+    Sipp::start_xml(
+        &format!("127.0.0.1:{}", node.sip_port),
+        &scenarios::refused_caller("sip:someone@192.0.2.1", 404),
+        &["-s", "4100", "-m", "1"],
+    )
+    .wait(Duration::from_secs(10))
+    .success
+}
+
+fn login(port: u16, user: &str) -> String {
+    let (status, body) = api::json(
+        port,
+        "POST",
+        "/api/v1/sessions",
+        None,
+        &json!({ "username": user, "password": format!("{user}-password") }),
+    );
+    assert_eq!(status, 201, "{body}");
+    body["token"].as_str().unwrap().to_string()
+}
+
+fn ok(answer: (u16, Value), expected: u16) -> Value {
+    assert_eq!(answer.0, expected, "{}", answer.1);
+    answer.1
+}
+
+#[test]
+fn a_unit_signed_up_through_the_api_answers_once_approved_and_spends_only_what_is_approved() {
+    let database = Database::create();
+    // The first ICT account, by the operators' CLI.
+    let added = Command::new(cc_tests::node::binary())
+        .args(["user", "add", "irene", "--role", "ict_directorate"])
+        .env("CC__STORE__URL", &database.url)
+        .env("CC_PASSWORD", "irene-password")
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+
+    let api_port = free_port();
+    let cache = temp_dir("config-cache").join("cache");
+    let gateway_port = free_port();
+    let node = node_on(&database.url, api_port, &cache, gateway_port, "governed");
+    let irene = login(api_port, "irene");
+
+    // The sign-up (through the ICT help desk), and the unit's prompt.
+    let request = ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/units",
+            Some(&irene),
+            &json!({ "yaml": library("", "{ scope: local }"), "reason": "ticket 1" }),
+        ),
+        201,
+    );
+    let id = request["id"].as_i64().unwrap();
+    let wav = temp_dir("welcome").join("welcome.wav");
+    cc_tests::prompts::write(&wav, "welcome", 1000);
+    let bytes = std::fs::read(&wav).unwrap();
+    ok(
+        api::request(
+            api_port,
+            "PUT",
+            "/api/v1/units/library/prompts/welcome",
+            Some(&irene),
+            Some(("audio/wav", &bytes)),
+        ),
+        201,
+    );
+    ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/users",
+            Some(&irene),
+            &json!({ "username": "maria",
+            "password": "maria-password", "roles": [{ "role": "unit_manager", "unit": "library" }] }),
+        ),
+        201,
+    );
+    ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/users",
+            Some(&irene),
+            &json!({ "username": "marc",
+            "password": "marc-password", "roles": [{ "role": "unit_manager", "unit": "library" }] }),
+        ),
+        201,
+    );
+    let maria = login(api_port, "maria");
+    let marc = login(api_port, "marc");
+
+    // Not live: the number is unknown to the node.
+    assert!(refused_with_404(&node), "{}", node.log());
+    let approve = format!("/api/v1/units/library/requests/{id}/approve");
+    let state = ok(
+        api::json(api_port, "POST", &approve, Some(&maria), &json!({})),
+        200,
+    );
+    assert_eq!(state["state"]["state"], "pending");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(refused_with_404(&node), "one approval is not enough");
+    let state = ok(
+        api::json(api_port, "POST", &approve, Some(&irene), &json!({})),
+        200,
+    );
+    assert_eq!(state["state"]["state"], "applied");
+
+    // Live: the node reloads and answers, playing the uploaded prompt.
+    wait_until("the node serves the unit", Duration::from_secs(10), || {
+        node.http_get("/health")
+            .is_some_and(|(_, h)| h.contains("\"units\":1"))
+    });
+    let heard =
+        call_library(&node).unwrap_or_else(|e| panic!("the call failed: {e}\n{}", node.log()));
+    assert!(heard >= 40, "the welcome prompt: {heard} packets");
+
+    // A forward to a mobile: the change waits for another manager, and
+    // until then nothing is dialled.
+    let gateway = Sipp::start_xml_on(
+        gateway_port,
+        "127.0.0.1:9",
+        &scenarios::callee(Some(300)),
+        &[
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            "9",
+            "-m",
+            "1",
+        ],
+    );
+    let forward =
+        "    out:\n      forward: { target: \"+34612345678\", timeout: 10s, on_failure: bye }\n";
+    let change = ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/units/library/versions",
+            Some(&maria),
+            &json!({ "yaml": library(forward, "{ scope: local }"), "reason": "after-hours duty phone" }),
+        ),
+        201,
+    );
+    assert_eq!(change["state"]["state"], "pending", "{change}");
+    assert_eq!(change["costs"][0]["class"], "mobile", "{change}");
+    assert!(call_library(&node).is_ok());
+    let change_id = change["id"].as_i64().unwrap();
+    let approve = format!("/api/v1/units/library/requests/{change_id}/approve");
+    assert_eq!(
+        api::json(api_port, "POST", &approve, Some(&maria), &json!({})).0,
+        403,
+        "not her own"
+    );
+    ok(
+        api::json(
+            api_port,
+            "POST",
+            &approve,
+            Some(&marc),
+            &json!({ "reason": "ok" }),
+        ),
+        200,
+    );
+    wait_until("the change is served", Duration::from_secs(10), || {
+        std::fs::read_to_string(cache.join("library.yaml"))
+            .is_ok_and(|y| y.contains("+34612345678"))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(call_library(&node).is_ok());
+    let gateway = gateway.wait(Duration::from_secs(10));
+    assert_eq!(
+        gateway.received("INVITE sip:+34612345678@", ""),
+        1,
+        "the approved forward is dialled:\n{}\n{}",
+        gateway.messages,
+        node.log()
+    );
+    // Audited: who, what, why.
+    let trail = ok(
+        api::json(
+            api_port,
+            "GET",
+            "/api/v1/units/library/audit",
+            Some(&maria),
+            &Value::Null,
+        ),
+        200,
+    );
+    let actions: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"change_requested") && actions.contains(&"approved_applied"),
+        "{actions:?}"
+    );
+    drop(node);
+
+    // Without PostgreSQL the node serves what it cached, forward included.
+    let gateway_port = free_port();
+    let gateway = Sipp::start_xml_on(
+        gateway_port,
+        "127.0.0.1:9",
+        &scenarios::callee(Some(300)),
+        &[
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            "9",
+            "-m",
+            "1",
+        ],
+    );
+    let offline = node_on(
+        "postgres://postgres@127.0.0.1:1/nowhere",
+        free_port(),
+        &cache,
+        gateway_port,
+        "offline",
+    );
+    assert!(
+        offline
+            .http_get("/health")
+            .is_some_and(|(_, h)| h.contains("\"units\":1")),
+        "{}",
+        offline.log()
+    );
+    if let Err(e) = call_library(&offline) {
+        panic!("{e}\n{}", offline.log());
+    }
+    assert_eq!(
+        gateway
+            .wait(Duration::from_secs(10))
+            .received("INVITE sip:+34612345678@", ""),
+        1
+    );
+}
