@@ -8,6 +8,7 @@ APT_PACKAGES=(
   redis-server redis-tools redis-sentinel   # the ACD's shared state (tests start their own)
   kamailio kamailio-postgres-modules        # the cluster's front: load balancer, registrar (kamailio/)
   baresip-core      # a real softphone as an agent in the cluster tests
+  prometheus        # the local cluster's metrics (scripts/cluster.sh)
   postgresql-client # psql: the registrar's subscribers and locations
   espeak-ng sox     # the demo unit's spoken prompts (scripts/make-prompts.sh)
   ca-certificates curl build-essential pkg-config

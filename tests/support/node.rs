@@ -76,49 +76,66 @@ impl Node {
             std::fs::create_dir_all(&folder).unwrap();
             crate::prompts::write(&folder.join(format!("{name}.wav")), name, *millis);
         }
-        let sip_port = free_port();
-        let http_port = free_port();
-        let (rtp_min, rtp_max) = free_range(400);
-        let log = std::fs::File::create(dir.join("node.log")).unwrap();
-        let mut command = Command::new(binary());
-        command
-            .env("CC__NODE__NAME", label)
-            .env("CC__SIP__LISTEN", format!("127.0.0.1:{sip_port}"))
-            .env("CC__HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
-            .env("CC__MEDIA__PORT_MIN", rtp_min.to_string())
-            .env("CC__MEDIA__PORT_MAX", rtp_max.to_string())
-            .env("CC__PATHS__UNITS", &units)
-            .env("CC__PATHS__RECORDS", dir.join("records.jsonl"))
-            .env("CC__PATHS__VOICEMAIL", dir.join("voicemail"))
-            .env("CC__LOG__LEVEL", "debug")
-            .stdout(Stdio::null())
-            .stderr(log);
-        for (key, value) in &options.env {
-            command.env(key, value);
+        // A port chosen free may be taken before the node binds it (tests
+        // run in parallel): then the node is started again on others.
+        for attempt in 1.. {
+            let sip_port = free_port();
+            let http_port = free_port();
+            let (rtp_min, rtp_max) = free_range(400);
+            let log = std::fs::File::create(dir.join("node.log")).unwrap();
+            let mut command = Command::new(binary());
+            command
+                .env("CC__NODE__NAME", label)
+                .env("CC__SIP__LISTEN", format!("127.0.0.1:{sip_port}"))
+                .env("CC__HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
+                .env("CC__MEDIA__PORT_MIN", rtp_min.to_string())
+                .env("CC__MEDIA__PORT_MAX", rtp_max.to_string())
+                .env("CC__PATHS__UNITS", &units)
+                .env("CC__PATHS__RECORDS", dir.join("records.jsonl"))
+                .env("CC__PATHS__VOICEMAIL", dir.join("voicemail"))
+                .env("CC__LOG__LEVEL", "debug")
+                .stdout(Stdio::null())
+                .stderr(log);
+            for (key, value) in &options.env {
+                command.env(key, value);
+            }
+            let child = command.spawn().expect("starting cc-node");
+            let mut node = Node {
+                child,
+                dir: dir.clone(),
+                sip_port,
+                http_port,
+            };
+            match node.wait_ready() {
+                Ok(()) => return node,
+                Err(log) if attempt < 5 && log.contains("Address already in use") => {
+                    // Not Drop: it would remove the folder the next
+                    // attempt uses.
+                    let _ = node.child.kill();
+                    let _ = node.child.wait();
+                    std::mem::forget(node);
+                    continue;
+                }
+                Err(log) => panic!("cc-node did not start:\n{log}"),
+            }
         }
-        let child = command.spawn().expect("starting cc-node");
-        let mut node = Node {
-            child,
-            dir,
-            sip_port,
-            http_port,
-        };
-        node.wait_ready();
-        node
+        unreachable!()
     }
 
-    fn wait_ready(&mut self) {
+    /// Ok once `/health` answers; the log if the node exits first or
+    /// takes too long.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("cc-node exited with {status}:\n{}", self.log());
+                return Err(format!("exited with {status}:\n{}", self.log()));
             }
             if self.http_get("/health").is_some() {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("cc-node did not become ready:\n{}", self.log());
+        Err(format!("not ready after 20 s:\n{}", self.log()))
     }
 
     /// The node's log so far.

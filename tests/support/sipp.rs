@@ -79,7 +79,7 @@ impl Sipp {
         scenario_file: &Path,
         args: &[&str],
     ) -> Sipp {
-        let media_port = free_port();
+        let media_port = crate::ports::free_ports(4);
         let child = Command::new("sipp")
             .arg(target)
             .arg("-sf")
