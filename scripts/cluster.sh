@@ -494,7 +494,7 @@ EOF
   Kamailio      http://127.0.0.1:$KAM_HTTP/metrics  JSON-RPC http://127.0.0.1:$KAM_HTTP/RPC
   Redis         127.0.0.1:$REDIS_PORT    PostgreSQL $PGH:$PGP database $DB
   Prometheus    http://$PROM_ADDR   (targets: http://$PROM_ADDR/targets)
-  Grafana       not started here: point a Grafana at http://$PROM_ADDR (Prometheus data source) and import grafana/*.json
+  Grafana       not started here: point a Grafana at http://$PROM_ADDR (Prometheus data source) and import grafana/dashboards/*.json (see grafana/README.md)
   Logs          ${DIR#"$ROOT"/}/*.log     Stop: scripts/cluster.sh stop     Status: scripts/cluster.sh status
 EOF
 }
