@@ -12,6 +12,7 @@
 #    (needs the PostgreSQL at 127.0.0.1:5432, trust authentication, that CI
 #    provides; CC_TEST_PGHOST/PGPORT/PGUSER point elsewhere) and the
 #    malformed-SIP corpus over UDP and TCP;
+#  - schemathesis (PyPI) against the governance API's OpenAPI document;
 #  - the demo unit's document and spoken prompts;
 #  - bounded fuzzing of every parser of network input (FUZZ_SECONDS each;
 #    FUZZ_SECONDS=0 skips it).
@@ -22,6 +23,10 @@ CC_NEED_NEXTEST=1 scripts/install-deps.sh
 # Build once; every suite below reuses these binaries.
 cargo build --workspace --bins --tests --locked
 cargo nextest run --workspace --locked --no-fail-fast
+
+# The governance API from outside: schemathesis against a node on a fresh
+# PostgreSQL database, no 5xx.
+scripts/api-fuzz.sh target/debug/cc-node
 
 # The demo unit as shipped: its document and the prompts the script speaks.
 scripts/make-prompts.sh

@@ -554,6 +554,61 @@ pub async fn an_agent_in_a_call_or_ringing_is_never_offered_another<S: AcdStore>
     assert_eq!(reservation.agents[0].state, AgentState::Reserved);
 }
 
+pub async fn agents_removed_from_the_unit_go_once_no_call_holds_them<S: AcdStore>(
+    store: &S,
+    unit: &str,
+) {
+    let config = unit_config(
+        vec![(
+            "sales",
+            queue(Strategy::LongestIdle, &[("a", 1), ("b", 1), ("c", 1)]),
+        )],
+        &["a", "b", "c"],
+    );
+    setup(store, unit, config, &["a", "b"]).await;
+    let (_, fx) = store
+        .join(unit, &join("sales", "c1", "n1"), T0 + 1)
+        .await
+        .unwrap();
+    // Longest idle: one of a and b rings for c1.
+    let (_, ringing, reservation) = offers(&fx)[0].clone();
+    // A new configuration with only c: the unit shows c alone; the agent
+    // ringing for c1 is no longer the unit's but the call still holds
+    // them, and their answer still connects it.
+    let only_c = unit_config(
+        vec![("sales", queue(Strategy::LongestIdle, &[("c", 1)]))],
+        &["c"],
+    );
+    store.configure(unit, &only_c, T0 + 2).await.unwrap();
+    let ids: Vec<String> = store
+        .snapshot(unit)
+        .await
+        .unwrap()
+        .agents
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(ids, ["c"]);
+    let (answered, _) = store
+        .offer_answered(unit, &reservation, T0 + 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        answered.map(|(call, _)| call).as_deref(),
+        Some("c1"),
+        "{ringing} answers c1"
+    );
+    // A caller now reaches nobody who left.
+    let (_, fx) = store
+        .join(unit, &join("sales", "c2", "n1"), T0 + 4)
+        .await
+        .unwrap();
+    assert!(
+        offers(&fx).is_empty(),
+        "c is logged out, the others are gone: {fx:?}"
+    );
+}
+
 pub async fn max_wait_times_out_and_no_agents_sends_callers_away<S: AcdStore>(
     store: &S,
     unit: &str,
@@ -1007,6 +1062,7 @@ macro_rules! conformance_suite {
             busy_goes_to_the_next_agent_without_counting_a_miss,
             wrap_up_per_queue_and_per_agent,
             an_agent_in_a_call_or_ringing_is_never_offered_another,
+            agents_removed_from_the_unit_go_once_no_call_holds_them,
             max_wait_times_out_and_no_agents_sends_callers_away,
             a_full_queue_refuses,
             a_caller_who_calls_back_gets_their_place,

@@ -128,6 +128,15 @@ impl Model {
     /// out; state of existing agents and callers is kept.
     pub fn configure(&mut self, unit: &str, config: UnitConfig, now: Millis) {
         let u = self.units.entry(unit.to_string()).or_default();
+        // Agents the unit no longer has go, unless a call holds them: those
+        // go at the next configuration after it.
+        u.agents.retain(|id, a| {
+            config.agents.iter().any(|c| c.id == *id)
+                || matches!(
+                    a.state,
+                    AgentState::Reserved | AgentState::OnCall | AgentState::WrapUp
+                )
+        });
         for agent in &config.agents {
             u.agents.entry(agent.id.clone()).or_insert(Agent {
                 state: AgentState::LoggedOut,

@@ -67,7 +67,25 @@ impl IntoResponse for ApiError {
 }
 
 impl From<cc_store::StoreError> for ApiError {
+    /// What PostgreSQL refuses for the data itself is the request's fault
+    /// (a 4xx naming the reason): a value it cannot hold (class 22, e.g. a
+    /// NUL character in a text) or one that breaks a rule of the schema
+    /// (class 23). Anything else is the database being away: 503.
     fn from(e: cc_store::StoreError) -> Self {
+        if let cc_store::StoreError::Postgres(error) = &e {
+            if let Some(db) = error.as_db_error() {
+                let class = &db.code().code()[..2];
+                if class == "22" {
+                    return ApiError::bad_request(format!("a value is not acceptable: {}", db.message()));
+                }
+                if class == "23" {
+                    return ApiError::conflict(format!(
+                        "this conflicts with the data kept: {}",
+                        db.detail().unwrap_or(db.message())
+                    ));
+                }
+            }
+        }
         tracing::warn!("store: {e}");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

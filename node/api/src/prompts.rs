@@ -109,7 +109,8 @@ fn wav_bytes(samples: &[i16]) -> Vec<u8> {
 /// played from the next call on.
 #[utoipa::path(put, path = "/api/v1/units/{unit}/prompts/{name}", tag = "prompts",
     params(("unit" = String, Path), ("name" = String, Path)),
-    request_body(content = Vec<u8>, content_type = "audio/wav"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "the WAV file (any PCM or float format, rate and channels)"),
     responses((status = 201, body = PromptView), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn upload(

@@ -117,7 +117,9 @@ pub struct Metrics {
 
 fn wait_histogram() -> Histogram {
     // Sub-second buckets too: a well-staffed queue answers within one.
-    Histogram::new([0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0])
+    Histogram::new([
+        0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+    ])
 }
 
 impl Metrics {
