@@ -32,7 +32,8 @@ pub fn free_ports(count: u16) -> u16 {
         x ^= x << 17;
         STATE.store(x, Ordering::Relaxed);
         let port = 10_000 + (x % 9_990) as u16;
-        let udp_free = (port..port + count.max(1)).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok());
+        let udp_free =
+            (port..port + count.max(1)).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok());
         if udp_free && TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
