@@ -284,6 +284,32 @@ fn a_unit_signed_up_through_the_api_answers_once_approved_and_spends_only_what_i
         gateway.messages,
         node.log()
     );
+    // The node's records reach PostgreSQL (through its on-disk spool), and
+    // the unit's managers read them.
+    let mut records = Value::Null;
+    wait_until(
+        "the records are in PostgreSQL",
+        Duration::from_secs(10),
+        || {
+            records = api::json(
+                api_port,
+                "GET",
+                "/api/v1/units/library/records",
+                Some(&maria),
+                &Value::Null,
+            )
+            .1;
+            records.as_array().is_some_and(|r| r.len() >= 3)
+        },
+    );
+    assert!(
+        records
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["target"] == "+34612345678"),
+        "{records}"
+    );
     // Audited: who, what, why.
     let trail = ok(
         api::json(
@@ -347,4 +373,129 @@ fn a_unit_signed_up_through_the_api_answers_once_approved_and_spends_only_what_i
             .received("INVITE sip:+34612345678@", ""),
         1
     );
+}
+
+/// How many of a unit's records PostgreSQL holds (asked directly).
+fn stored_records(database: &Database) -> usize {
+    let out = Command::new("psql")
+        .arg(&database.url)
+        .args(["-qAt", "-c", "SELECT count(*) FROM call_records"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_postgresql_outage_loses_no_record_and_stops_no_call() {
+    let database = Database::create();
+    let added = Command::new(cc_tests::node::binary())
+        .args(["user", "add", "irene", "--role", "ict_directorate"])
+        .env("CC__STORE__URL", &database.url)
+        .env("CC_PASSWORD", "irene-password")
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    // The node reaches PostgreSQL through a link the test can cut.
+    let server = database
+        .url
+        .split('/')
+        .nth(2)
+        .unwrap()
+        .rsplit('@')
+        .next()
+        .unwrap()
+        .to_string();
+    let link = cc_tests::tcp_proxy::TcpProxy::start(&server);
+    let through_link = database
+        .url
+        .replacen(&server, &format!("127.0.0.1:{}", link.port), 1);
+    let api_port = free_port();
+    let cache = temp_dir("outage-cache").join("cache");
+    let node = node_on(&through_link, api_port, &cache, free_port(), "outage");
+
+    let irene = login(api_port, "irene");
+    let request = ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/units",
+            Some(&irene),
+            &json!({ "yaml": library("", "{ scope: local }") }),
+        ),
+        201,
+    );
+    let wav = temp_dir("welcome2").join("welcome.wav");
+    cc_tests::prompts::write(&wav, "welcome", 500);
+    let bytes = std::fs::read(&wav).unwrap();
+    ok(
+        api::request(
+            api_port,
+            "PUT",
+            "/api/v1/units/library/prompts/welcome",
+            Some(&irene),
+            Some(("audio/wav", &bytes)),
+        ),
+        201,
+    );
+    ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/users",
+            Some(&irene),
+            &json!({ "username": "maria",
+            "password": "maria-password", "roles": [{ "role": "unit_manager", "unit": "library" }] }),
+        ),
+        201,
+    );
+    let maria = login(api_port, "maria");
+    let approve = format!("/api/v1/units/library/requests/{}/approve", request["id"]);
+    ok(
+        api::json(api_port, "POST", &approve, Some(&maria), &json!({})),
+        200,
+    );
+    ok(
+        api::json(api_port, "POST", &approve, Some(&irene), &json!({})),
+        200,
+    );
+    wait_until("the node serves the unit", Duration::from_secs(10), || {
+        node.http_get("/health")
+            .is_some_and(|(_, h)| h.contains("\"units\":1"))
+    });
+    call_library(&node).unwrap_or_else(|e| panic!("{e}\n{}", node.log()));
+    wait_until(
+        "the first record is stored",
+        Duration::from_secs(10),
+        || stored_records(&database) == 1,
+    );
+
+    // PostgreSQL goes away: calls go on, from the cached configuration;
+    // their records wait on disk.
+    link.cut();
+    for _ in 0..3 {
+        call_library(&node).unwrap_or_else(|e| panic!("during the outage: {e}\n{}", node.log()));
+    }
+    assert_eq!(stored_records(&database), 1);
+    assert!(
+        node.metric("cc_records_spooled_bytes") > 0.0,
+        "the spool holds them"
+    );
+
+    // Back: every record arrives, none twice.
+    link.restore();
+    wait_until("every record is stored", Duration::from_secs(20), || {
+        stored_records(&database) == 4
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(stored_records(&database), 4);
+    wait_until("the spool is empty", Duration::from_secs(5), || {
+        node.metric("cc_records_spooled_bytes") == 0.0
+    });
 }

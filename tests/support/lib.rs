@@ -15,6 +15,7 @@ pub mod redis;
 pub mod rtp;
 pub mod scenarios;
 pub mod sipp;
+pub mod tcp_proxy;
 pub mod units;
 
 pub use node::{Node, NodeOptions};

@@ -76,7 +76,10 @@ impl From<cc_store::StoreError> for ApiError {
             if let Some(db) = error.as_db_error() {
                 let class = &db.code().code()[..2];
                 if class == "22" {
-                    return ApiError::bad_request(format!("a value is not acceptable: {}", db.message()));
+                    return ApiError::bad_request(format!(
+                        "a value is not acceptable: {}",
+                        db.message()
+                    ));
                 }
                 if class == "23" {
                     return ApiError::conflict(format!(

@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod calls;
 pub mod documents;
 pub mod error;
 pub mod prompts;
@@ -91,6 +92,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(requests::reject))
         .routes(routes!(audit::trail))
         .routes(routes!(prompts::list))
+        .routes(routes!(calls::records))
+        .routes(routes!(calls::voicemail))
+        .routes(routes!(calls::voicemail_audio))
         .routes(routes!(prompts::upload))
         .with_state(state)
         .split_for_parts();

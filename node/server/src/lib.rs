@@ -24,6 +24,7 @@ pub mod node;
 pub mod records;
 pub mod settings;
 pub mod sip;
+pub mod spool;
 pub mod units;
 
 use std::future::Future;
@@ -155,6 +156,12 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         sip_receiver,
     ));
     if let Some(store) = &store {
+        tokio::spawn(spool::run(
+            store.clone(),
+            settings.paths.records.clone(),
+            settings.paths.voicemail.clone(),
+            Arc::clone(&metrics),
+        ));
         tokio::spawn(live_config::follow(
             Arc::clone(&node),
             store.clone(),

@@ -113,6 +113,9 @@ pub struct Metrics {
     pub records_dropped: Counter,
     /// Forwards refused at dial time, by unit and number class (`kind`).
     pub dial_refused: Family<UnitKind, Counter>,
+    /// Call records copied into PostgreSQL, and bytes of them not yet.
+    pub records_stored: Counter,
+    pub records_spooled_bytes: Gauge,
 }
 
 fn wait_histogram() -> Histogram {
@@ -303,6 +306,18 @@ impl Metrics {
             "Forwards refused because the number (kind: its class) is outside the unit's approved scope",
             dial_refused.clone(),
         );
+        let records_stored = Counter::default();
+        registry.register(
+            "cc_records_stored",
+            "Call records copied into PostgreSQL (with store.url)",
+            records_stored.clone(),
+        );
+        let records_spooled_bytes = Gauge::default();
+        registry.register(
+            "cc_records_spooled_bytes",
+            "Bytes of call records on disk not yet in PostgreSQL (grows while it is away)",
+            records_spooled_bytes.clone(),
+        );
         Metrics {
             registry,
             calls,
@@ -334,6 +349,8 @@ impl Metrics {
             draining,
             records_dropped,
             dial_refused,
+            records_stored,
+            records_spooled_bytes,
         }
     }
 
