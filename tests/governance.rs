@@ -499,3 +499,125 @@ fn a_postgresql_outage_loses_no_record_and_stops_no_call() {
         node.metric("cc_records_spooled_bytes") == 0.0
     });
 }
+
+/// `cc-node <args>` against `database` as whoever's password is given.
+fn cli(database: &Database, password: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(cc_tests::node::binary())
+        .args(args)
+        .env("CC__STORE__URL", &database.url)
+        .env("CC__LOG__LEVEL", "warn")
+        .env("CC_PASSWORD", password)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_operators_command_line_applies_lists_approves_and_audits() {
+    let database = Database::create();
+    let (ok, out) = cli(
+        &database,
+        "irene-password",
+        &["user", "add", "irene", "--role", "ict_directorate"],
+    );
+    assert!(ok, "{out}");
+    let file = temp_dir("ops").join("library.yaml");
+    std::fs::write(&file, library("", "{ scope: local }")).unwrap();
+    let file = file.display().to_string();
+
+    let (ok, out) = cli(
+        &database,
+        "irene-password",
+        &[
+            "ops", "--user", "irene", "apply", &file, "--reason", "ticket 7",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("sign_up") && out.contains("pending"), "{out}");
+    let (ok, out) = cli(
+        &database,
+        "maria-password",
+        &[
+            "user",
+            "add",
+            "maria",
+            "--role",
+            "unit_manager",
+            "--unit",
+            "library",
+        ],
+    );
+    assert!(ok, "{out}");
+    let (_, pending) = cli(
+        &database,
+        "irene-password",
+        &["ops", "--user", "irene", "pending"],
+    );
+    assert!(pending.contains("request 1 of unit library"), "{pending}");
+    // A wrong password gets nowhere.
+    let (ok, out) = cli(
+        &database,
+        "not-maria",
+        &["ops", "--user", "maria", "approve", "library", "1"],
+    );
+    assert!(!ok && out.contains("401"), "{out}");
+    let (ok, out) = cli(
+        &database,
+        "maria-password",
+        &["ops", "--user", "maria", "approve", "library", "1"],
+    );
+    assert!(ok && out.contains("pending"), "{out}");
+    let (ok, out) = cli(
+        &database,
+        "irene-password",
+        &["ops", "--user", "irene", "approve", "library", "1"],
+    );
+    assert!(ok && out.contains("applied"), "{out}");
+    let (_, pending) = cli(
+        &database,
+        "irene-password",
+        &["ops", "--user", "irene", "pending"],
+    );
+    assert!(pending.contains("nothing pending"), "{pending}");
+    let (ok, out) = cli(
+        &database,
+        "irene-password",
+        &[
+            "ops", "--user", "irene", "reject", "library", "1", "--reason", "late",
+        ],
+    );
+    assert!(!ok && out.contains("409"), "a closed request: {out}");
+
+    // A change that carries cost, applied by the operator: it waits.
+    std::fs::write(&file, library("", "{ scope: international }")).unwrap();
+    let (ok, out) = cli(
+        &database,
+        "irene-password",
+        &["ops", "--user", "irene", "apply", &file],
+    );
+    assert!(
+        ok && out.contains("pending") && out.contains("scope_widened"),
+        "{out}"
+    );
+
+    let (ok, trail) = cli(
+        &database,
+        "maria-password",
+        &["ops", "--user", "maria", "audit", "library"],
+    );
+    assert!(ok, "{trail}");
+    for expected in [
+        "sign_up_requested",
+        "\"ticket 7\"",
+        "maria (unit_manager)  approved_pending",
+        "approved_applied",
+        "change_requested",
+    ] {
+        assert!(trail.contains(expected), "{expected} in:\n{trail}");
+    }
+}

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod calls;
 pub mod documents;
 pub mod error;
+pub mod ops;
 pub mod prompts;
 pub mod requests;
 pub mod sessions;

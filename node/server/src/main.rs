@@ -34,11 +34,48 @@ enum Command {
     },
     /// Print the default settings file.
     Defaults,
+    /// The ICT operators' governance commands, as `--user` (needs
+    /// store.url; the password from CC_PASSWORD or standard input).
+    Ops {
+        #[arg(long)]
+        user: String,
+        #[command(subcommand)]
+        action: OpsAction,
+    },
     /// Accounts of the governance API (needs store.url).
     User {
         #[command(subcommand)]
         action: UserAction,
     },
+}
+
+#[derive(Subcommand)]
+enum OpsAction {
+    /// Sign a unit up from its YAML, or propose it as the unit's next
+    /// version (a change: it applies at once unless it carries cost).
+    Apply {
+        file: PathBuf,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Requests waiting for approvals (of one unit, or of all).
+    Pending { unit: Option<String> },
+    /// Approve a request.
+    Approve {
+        unit: String,
+        id: i64,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Reject a request, with the reason.
+    Reject {
+        unit: String,
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The audit trail of a unit.
+    Audit { unit: String },
 }
 
 #[derive(Subcommand)]
@@ -124,6 +161,18 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
+    if let Some(Command::Ops { user, action }) = cli.command {
+        return match ops_command(&settings, &user, action) {
+            Ok(message) => {
+                println!("{message}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cc-node: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Command::User { action }) = cli.command {
         return match user_command(&settings, action) {
             Ok(message) => {
@@ -154,6 +203,56 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The password of a command: CC_PASSWORD, or the first line of stdin.
+fn password() -> Result<String, String> {
+    match std::env::var("CC_PASSWORD") {
+        Ok(p) => Ok(p),
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| e.to_string())?;
+            Ok(line.trim_end_matches(['\r', '\n']).to_string())
+        }
+    }
+}
+
+/// `cc-node ops …`: the API in process, as `user`.
+fn ops_command(
+    settings: &cc_node::settings::Settings,
+    user: &str,
+    action: OpsAction,
+) -> Result<String, String> {
+    use cc_api::ops::OpsCommand;
+    if settings.store.url.is_empty() {
+        return Err("store.url is not set (CC__STORE__URL)".into());
+    }
+    let command = match action {
+        OpsAction::Apply { file, reason } => OpsCommand::Apply {
+            yaml: std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?,
+            reason,
+        },
+        OpsAction::Pending { unit } => OpsCommand::Pending { unit },
+        OpsAction::Approve { unit, id, reason } => OpsCommand::Approve { unit, id, reason },
+        OpsAction::Reject { unit, id, reason } => OpsCommand::Reject { unit, id, reason },
+        OpsAction::Audit { unit } => OpsCommand::Audit { unit },
+    };
+    let password = password()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let store = cc_store::Store::new(&settings.store.url, 2).map_err(|e| e.to_string())?;
+        store.migrate().await.map_err(|e| e.to_string())?;
+        let (router, _) = cc_api::router(cc_api::AppState::new(
+            store,
+            cc_numbering::NumberingPlan::default(),
+        ));
+        cc_api::ops::run(router, user, &password, command).await
+    })
 }
 
 /// `cc-node user …`: the first ICT account of a new platform, and any
