@@ -621,3 +621,132 @@ fn the_operators_command_line_applies_lists_approves_and_audits() {
         assert!(trail.contains(expected), "{expected} in:\n{trail}");
     }
 }
+
+#[test]
+fn an_agent_provisioned_through_the_api_registers_with_the_account_of_its_microsip_ini() {
+    use cc_tests::kamailio::{Kamailio, KamailioPorts, DOMAIN};
+    let database = Database::create();
+    let (ok_, out) = cli(
+        &database,
+        "irene-password",
+        &["user", "add", "irene", "--role", "ict_directorate"],
+    );
+    assert!(ok_, "{out}");
+    let api_port = free_port();
+    let node = node_on(
+        &database.url,
+        api_port,
+        &temp_dir("agents-cache").join("cache"),
+        free_port(),
+        "agents",
+    );
+    let irene = login(api_port, "irene");
+    let yaml = library("", "{ scope: local }").replace(
+        "outbound:",
+        &format!(
+            "agents:\n  - {{ id: anna, name: Anna Puig, uri: \"sip:anna@{DOMAIN}\", endpoint: microsip }}\n\
+             \x20 - {{ id: pau, name: Pau Serra, uri: \"sip:2002@pbx.university.example\", endpoint: desk_phone }}\noutbound:"
+        ),
+    );
+    let request = ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/units",
+            Some(&irene),
+            &json!({ "yaml": yaml }),
+        ),
+        201,
+    );
+    ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/users",
+            Some(&irene),
+            &json!({ "username": "maria",
+            "password": "maria-password", "roles": [{ "role": "unit_manager", "unit": "library" }] }),
+        ),
+        201,
+    );
+    let maria = login(api_port, "maria");
+    let approve = format!("/api/v1/units/library/requests/{}/approve", request["id"]);
+    ok(
+        api::json(api_port, "POST", &approve, Some(&maria), &json!({})),
+        200,
+    );
+    ok(
+        api::json(api_port, "POST", &approve, Some(&irene), &json!({})),
+        200,
+    );
+
+    let agents = ok(
+        api::json(
+            api_port,
+            "GET",
+            "/api/v1/units/library/agents",
+            Some(&maria),
+            &Value::Null,
+        ),
+        200,
+    );
+    assert_eq!(agents[0]["sip_username"], "anna", "{agents}");
+    assert_eq!(agents[1]["endpoint"], "desk_phone", "{agents}");
+    assert!(
+        !agents.to_string().contains("password"),
+        "no password in the list: {agents}"
+    );
+    let (status, ini) = api::request(
+        api_port,
+        "GET",
+        "/api/v1/units/library/agents/anna/microsip.ini",
+        Some(&maria),
+        None,
+    );
+    assert_eq!(status, 200, "{ini}");
+    let ini = ini.as_str().unwrap().to_string();
+    let field = |key: &str| {
+        ini.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} in {ini}"))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(field("username"), "anna");
+    assert_eq!(field("domain"), DOMAIN);
+    assert!(field("audioCodecs").contains("PCMA") && field("audioCodecs").contains("PCMU"));
+    let password = field("password");
+    assert!(password.len() >= 16, "{password}");
+    let (status, _) = api::request(
+        api_port,
+        "GET",
+        "/api/v1/units/library/agents/pau/microsip.ini",
+        Some(&maria),
+        None,
+    );
+    assert_eq!(status, 409, "a desk phone keeps its line's configuration");
+
+    // Kamailio on the platform's database: the account is the agent's.
+    let ports = KamailioPorts::choose();
+    let kamailio = Kamailio::start_on(ports, &[node.sip_port], &database.name, false);
+    let register = |password: &str, accepted: bool| {
+        Sipp::start_xml(
+            &ports.sip_addr(),
+            &scenarios::register("anna", DOMAIN, free_port(), accepted),
+            &["-au", "anna", "-ap", password, "-m", "1"],
+        )
+        .wait(Duration::from_secs(10))
+    };
+    let refused = register("not-the-password", false);
+    assert!(refused.success, "{}\n{}", refused.errors, kamailio.log());
+    assert!(kamailio.registered().is_empty());
+    let registered = register(&password, true);
+    assert!(
+        registered.success,
+        "{}\n{}",
+        registered.errors,
+        kamailio.log()
+    );
+    assert_eq!(kamailio.registered(), ["anna"]);
+    drop(kamailio);
+}

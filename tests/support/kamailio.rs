@@ -50,6 +50,8 @@ pub struct Kamailio {
     pub ports: KamailioPorts,
     pub dir: PathBuf,
     database: String,
+    /// Whether the database is the test's own (dropped with it).
+    owns_database: bool,
 }
 
 /// The PostgreSQL the tests use (trust authentication), as psql options.
@@ -86,7 +88,6 @@ impl Kamailio {
     /// (their SIP ports on loopback), all active from the start.
     pub fn start(ports: KamailioPorts, nodes: &[u16]) -> Kamailio {
         static DATABASES: AtomicU32 = AtomicU32::new(0);
-        let dir = temp_dir("kamailio");
         let database = format!(
             "cc_kam_{}_{}",
             std::process::id(),
@@ -110,6 +111,15 @@ impl Kamailio {
             )
             .expect("the Kamailio schema (Debian package kamailio-postgres-modules)");
         }
+        Kamailio::start_on(ports, nodes, &database, true)
+    }
+
+    /// Starts Kamailio on an existing database that has its tables (the
+    /// platform's, whose migrations create them); kept when it stops
+    /// unless `owned`.
+    pub fn start_on(ports: KamailioPorts, nodes: &[u16], database: &str, owned: bool) -> Kamailio {
+        let database = database.to_string();
+        let dir = temp_dir("kamailio");
         std::fs::copy(
             repository().join("kamailio/kamailio.cfg"),
             dir.join("kamailio.cfg"),
@@ -152,6 +162,7 @@ impl Kamailio {
             ports,
             dir,
             database,
+            owns_database: owned,
         };
         kamailio.spawn();
         kamailio
@@ -291,13 +302,15 @@ impl Drop for Kamailio {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = psql(
-            "postgres",
-            &[
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database),
-            ],
-        );
+        if self.owns_database {
+            let _ = psql(
+                "postgres",
+                &[
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database),
+                ],
+            );
+        }
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {

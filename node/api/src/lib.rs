@@ -12,6 +12,7 @@
 //! are `cc_governance`'s, the numbering plan `cc_numbering`'s, the SQL
 //! `cc_store`'s.
 
+pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod calls;
@@ -42,6 +43,10 @@ pub struct AppState {
     /// Verified against when the user does not exist, so that a login
     /// takes as long either way.
     pub dummy_hash: String,
+    /// Where agents' phones register (`host:port`), and their SIP domain:
+    /// what their MicroSIP configuration names.
+    pub sip_server: String,
+    pub sip_domain: String,
 }
 
 impl AppState {
@@ -50,6 +55,8 @@ impl AppState {
             store,
             plan: Arc::new(plan),
             dummy_hash: auth::hash_password("no such user, no such password"),
+            sip_server: "127.0.0.1:5070".into(),
+            sip_domain: "cc.local".into(),
         }
     }
 }
@@ -93,6 +100,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(requests::reject))
         .routes(routes!(audit::trail))
         .routes(routes!(prompts::list))
+        .routes(routes!(agents::list))
+        .routes(routes!(agents::microsip_ini))
         .routes(routes!(calls::records))
         .routes(routes!(calls::voicemail))
         .routes(routes!(calls::voicemail_audio))

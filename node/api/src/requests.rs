@@ -81,6 +81,7 @@ pub async fn apply(
     grant: bool,
 ) -> Result<(), ApiError> {
     cc_store::units::go_live(client, unit, version, &document.service_numbers).await?;
+    sync_agents(client, unit, document).await?;
     if grant {
         let approved = approved_of(client, unit)
             .await?
@@ -93,6 +94,57 @@ pub async fn apply(
         )
         .await?;
     }
+    Ok(())
+}
+
+/// The unit's agents as `document` names them; an agent on MicroSIP gets
+/// a SIP account (the user part of their address; a generated password,
+/// kept while the account lives).
+async fn sync_agents(
+    client: &impl GenericClient,
+    unit: &str,
+    document: &UnitDocument,
+) -> Result<(), ApiError> {
+    let specs: Vec<(String, String, String, String, Option<(String, String)>)> = document
+        .agents
+        .iter()
+        .map(|a| {
+            let endpoint = match a.endpoint {
+                cc_flow::document::EndpointKind::Microsip => "microsip",
+                cc_flow::document::EndpointKind::DeskPhone => "desk_phone",
+            };
+            let account = (endpoint == "microsip").then(|| {
+                let user = a
+                    .uri
+                    .trim_start_matches("sip:")
+                    .split('@')
+                    .next()
+                    .unwrap_or(&a.id)
+                    .to_string();
+                (user, crate::auth::new_password())
+            });
+            (
+                a.id.clone(),
+                a.name.clone(),
+                endpoint.to_string(),
+                a.uri.clone(),
+                account,
+            )
+        })
+        .collect();
+    let agents: Vec<cc_store::agents::AgentSpec> = specs
+        .iter()
+        .map(
+            |(id, name, endpoint, uri, account)| cc_store::agents::AgentSpec {
+                id,
+                name,
+                endpoint,
+                uri,
+                account: account.as_ref().map(|(u, p)| (u.as_str(), p.as_str())),
+            },
+        )
+        .collect();
+    cc_store::agents::sync(client, unit, &agents).await?;
     Ok(())
 }
 

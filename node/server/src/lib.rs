@@ -171,7 +171,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
             let listener = tokio::net::TcpListener::bind(&settings.api.listen)
                 .await
                 .with_context(|| format!("binding the API {}", settings.api.listen))?;
-            let (api, _) = cc_api::router(cc_api::AppState::new(store.clone(), node.plan.clone()));
+            let mut state = cc_api::AppState::new(store.clone(), node.plan.clone());
+            state.sip_server = settings.api.sip_server.clone();
+            state.sip_domain = settings.api.sip_domain.clone();
+            let (api, _) = cc_api::router(state);
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, api).await {
                     tracing::error!(error = %e, "API server stopped");

@@ -130,6 +130,8 @@ pub struct StoreSettings {
 #[allow(missing_docs)]
 pub struct ApiSettings {
     pub listen: String,
+    pub sip_server: String,
+    pub sip_domain: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -8,6 +8,7 @@
 //! The schema (`migrations/`) gives every table holding a unit's data a
 //! `unit` column; the API's queries always filter on it.
 
+pub mod agents;
 pub mod calls;
 pub mod governance;
 pub mod notifications;
