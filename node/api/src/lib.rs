@@ -17,6 +17,7 @@ pub mod audit;
 pub mod auth;
 pub mod calls;
 pub mod documents;
+pub mod dry_run;
 pub mod error;
 pub mod ops;
 pub mod prompts;
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(units::versions, units::propose))
         .routes(routes!(units::version))
         .routes(routes!(units::validate))
+        .routes(routes!(dry_run::dry_run))
         .routes(routes!(requests::list))
         .routes(routes!(requests::get))
         .routes(routes!(requests::approve))

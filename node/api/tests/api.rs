@@ -506,6 +506,8 @@ async fn no_role_of_one_unit_reads_or_changes_another_units_data_on_any_endpoint
                 json!({ "username": "someone", "password": "some-long-password" })
             } else if path.ends_with("/approve") || path.ends_with("/reject") {
                 json!({ "reason": "x" })
+            } else if path.ends_with("/dry-run") {
+                json!({ "number": "4200" })
             } else {
                 json!({ "yaml": unit_yaml("admissions", "4200", ""), "reason": "x" })
             };
@@ -679,6 +681,36 @@ async fn bad_requests_get_a_clear_4xx_and_change_nothing() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "a unit role needs a unit");
     assert_eq!(api.count("unit_versions", "library").await, versions_before);
+    // The dry run: the live flow walked; another unit's number is unknown.
+    let (status, walk) = api
+        .call(
+            Method::POST,
+            "/api/v1/dry-run",
+            Some(&maria),
+            Some(json!({ "number": "4100", "at": "2026-12-07T10:00:00Z" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{walk}");
+    assert_eq!(walk["path"], json!(["bye"]));
+    assert_eq!(walk["reaches"], "hangup");
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/api/v1/dry-run",
+            Some(&maria),
+            Some(json!({ "number": "9999" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/api/v1/dry-run",
+            Some(&maria),
+            Some(json!({ "number": "4100", "digits": "1a" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     // The document is served.
     let (status, document) = api
         .call(Method::GET, "/api/v1/openapi.json", None, None)

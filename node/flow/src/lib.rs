@@ -21,12 +21,14 @@
 
 pub mod calendar;
 pub mod document;
+pub mod dry_run;
 pub mod interpreter;
 pub mod unit;
 pub mod validate;
 
 pub use calendar::{Calendar, HoursStatus};
 pub use document::{UnitDocument, UniversityCalendar};
+pub use dry_run::{dry_run, DryRun};
 pub use interpreter::{Action, FlowEvent, FlowRun, ForwardOutcome, Outcome, QueueOutcome};
 pub use unit::{CompiledStep, Flow, StepId, Unit};
 pub use validate::{load_unit, validate, ValidationError, ValidationErrors};
