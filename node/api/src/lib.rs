@@ -15,6 +15,7 @@
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod calls;
 pub mod documents;
 pub mod dry_run;
@@ -96,6 +97,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(units::version))
         .routes(routes!(units::validate))
         .routes(routes!(dry_run::dry_run))
+        .routes(routes!(calendar::get, calendar::put))
         .routes(routes!(requests::list))
         .routes(routes!(requests::get))
         .routes(routes!(requests::approve))

@@ -519,10 +519,13 @@ async fn no_role_of_one_unit_reads_or_changes_another_units_data_on_any_endpoint
                 };
                 let (status, answer) = api.call(method.clone(), &uri, Some(token), body).await;
                 let unit_scoped = path.contains("{unit}");
+                // Logging in, validating, the caller's own list of units,
+                // and the university-wide calendar (no unit's data).
                 let allowed_anyway = !unit_scoped
                     && (path.ends_with("/sessions")
                         || path.ends_with("/validate")
-                        || (path.ends_with("/units") && method == Method::GET));
+                        || (path.ends_with("/units") && method == Method::GET)
+                        || (path.ends_with("/calendar") && method == Method::GET));
                 if allowed_anyway {
                     // Logging in, validating, and the caller's own list.
                     if path.ends_with("/units") {
@@ -681,6 +684,35 @@ async fn bad_requests_get_a_clear_4xx_and_change_nothing() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "a unit role needs a unit");
     assert_eq!(api.count("unit_versions", "library").await, versions_before);
+    // The university-wide calendar: the ICT directorate's, read by all.
+    let closures = json!({ "yaml": "closures:\n  - { date: 2026-12-25, name: Christmas }\n", "reason": "the calendar" });
+    let (status, _) = api
+        .call(
+            Method::PUT,
+            "/api/v1/calendar",
+            Some(&maria),
+            Some(closures.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = api
+        .call(
+            Method::PUT,
+            "/api/v1/calendar",
+            Some(&ict),
+            Some(json!({ "yaml": "closures: [{ date: yesterday }]" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, calendar) = api
+        .call(Method::PUT, "/api/v1/calendar", Some(&ict), Some(closures))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{calendar}");
+    let (_, calendar) = api
+        .call(Method::GET, "/api/v1/calendar", Some(&maria), None)
+        .await;
+    assert_eq!(calendar["version"], 1);
+    assert_eq!(calendar["calendar"]["closures"][0]["name"], "Christmas");
     // The dry run: the live flow walked; another unit's number is unknown.
     let (status, walk) = api
         .call(
