@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, JsonBody};
 use crate::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -89,4 +89,70 @@ pub async fn voicemail_audio(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no voicemail {id} of unit {unit:?}")))?;
     Ok(([(header::CONTENT_TYPE, "audio/wav")], wav))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagRequest {
+    /// One of the unit's tags (its document's `tags`).
+    pub tag: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TagsView {
+    pub call_id: String,
+    pub tags: Vec<String>,
+}
+
+/// Tags a call of the unit (after it, in wrap-up): its supervisors and
+/// managers any call, an agent their own (an agent's user name is their
+/// agent id in the unit).
+#[utoipa::path(post, path = "/api/v1/units/{unit}/records/{call_id}/tags", tag = "calls",
+    params(("unit" = String, Path), ("call_id" = String, Path)), request_body = TagRequest,
+    responses((status = 200, body = TagsView), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn tag(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((unit, call_id)): Path<(String, String)>,
+    JsonBody(request): JsonBody<TagRequest>,
+) -> ApiResult<Json<TagsView>> {
+    let supervises = caller.may(Permission::Supervise, Some(&unit));
+    if !supervises {
+        caller.require(Permission::ActAsAgent, Some(&unit))?;
+    }
+    let mut client = state.store.client().await?;
+    let tx = client.transaction().await?;
+    let not_found = || ApiError::not_found(format!("no call {call_id:?} of unit {unit:?}"));
+    let agent = cc_store::calls::record_agent(&*tx, &unit, &call_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if !supervises && agent.as_deref() != Some(caller.username.as_str()) {
+        return Err(not_found());
+    }
+    // The unit's tags, from its live version.
+    let live = cc_store::units::get(&*tx, &unit)
+        .await?
+        .and_then(|u| u.live_version)
+        .ok_or_else(not_found)?;
+    let (_, document) = cc_store::units::version(&*tx, &unit, live)
+        .await?
+        .ok_or_else(not_found)?;
+    let known: Vec<String> = document["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str().map(str::to_string))
+        .collect();
+    if !known.contains(&request.tag) {
+        return Err(ApiError::bad_request(format!(
+            "{:?} is not a tag of unit {unit:?} (its tags: {})",
+            request.tag,
+            known.join(", ")
+        )));
+    }
+    let tags =
+        cc_store::calls::add_tag(&*tx, &unit, &call_id, &request.tag, &caller.username).await?;
+    tx.commit().await?;
+    Ok(Json(TagsView { call_id, tags }))
 }

@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(agents::list))
         .routes(routes!(agents::microsip_ini))
         .routes(routes!(calls::records))
+        .routes(routes!(calls::tag))
         .routes(routes!(calls::voicemail))
         .routes(routes!(calls::voicemail_audio))
         .routes(routes!(prompts::upload))

@@ -473,7 +473,25 @@ async fn no_role_of_one_unit_reads_or_changes_another_units_data_on_any_endpoint
         .await;
     let request_id = pending["id"].as_i64().unwrap();
 
-    let tables = ["unit_versions", "requests", "audit_log", "service_numbers"];
+    // And a call of admissions', with its record.
+    {
+        let client = api.store.client().await.unwrap();
+        let record = json!({ "call_id": "c-admissions", "unit": "admissions", "node": "n1", "agent": "a1",
+                             "caller": "sip:secret-caller@example.com", "number": "4200",
+                             "started_at": "2026-12-07T09:00:00Z", "outcome": "answered", "tags": [] });
+        assert!(cc_store::calls::add_record(&**client, &record)
+            .await
+            .unwrap());
+    }
+    let tables = [
+        "unit_versions",
+        "requests",
+        "audit_log",
+        "service_numbers",
+        "call_records",
+        "call_tags",
+        "prompts",
+    ];
     let mut before = Vec::new();
     for table in tables {
         before.push(api.count(table, "admissions").await);
@@ -497,7 +515,10 @@ async fn no_role_of_one_unit_reads_or_changes_another_units_data_on_any_endpoint
             let uri = path
                 .replace("{unit}", "admissions")
                 .replace("{id}", &request_id.to_string())
-                .replace("{version}", "1");
+                .replace("{version}", "1")
+                .replace("{call_id}", "c-admissions")
+                .replace("{agent}", "a1")
+                .replace("{name}", "welcome");
             // A body each endpoint would accept from someone allowed.
             let body = if path.ends_with("/users") {
                 json!({ "username": "someone", "password": "some-long-password",
@@ -508,6 +529,8 @@ async fn no_role_of_one_unit_reads_or_changes_another_units_data_on_any_endpoint
                 json!({ "reason": "x" })
             } else if path.ends_with("/dry-run") {
                 json!({ "number": "4200" })
+            } else if path.ends_with("/tags") {
+                json!({ "tag": "complaint" })
             } else {
                 json!({ "yaml": unit_yaml("admissions", "4200", ""), "reason": "x" })
             };
@@ -749,5 +772,103 @@ async fn bad_requests_get_a_clear_4xx_and_change_nothing() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(document["paths"]["/api/v1/units/{unit}/requests/{id}/approve"].is_object());
+    api.finish().await;
+}
+
+#[tokio::test]
+async fn agents_tag_their_own_calls_and_supervisors_any_with_the_units_tags() {
+    let api = Api::start().await;
+    let ict = api.login("irene", "irene-password").await;
+    let maria = live_unit(&api, &ict, "library", "4100").await;
+    let with_tags = unit_yaml("library", "4100", "").replace(
+        "flow:",
+        "tags:\n  - { code: \"1\", name: complaint }\n  - { code: \"2\", name: praise }\nflow:",
+    );
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/v1/units/library/versions",
+            Some(&maria),
+            Some(json!({ "yaml": with_tags })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["state"]["state"], "applied");
+    {
+        let client = api.store.client().await.unwrap();
+        for (call, agent) in [("c1", "ada"), ("c2", "bob")] {
+            let record = json!({ "call_id": call, "unit": "library", "node": "n1", "agent": agent,
+                                 "started_at": "2026-12-07T09:00:00Z", "outcome": "answered", "tags": [] });
+            assert!(cc_store::calls::add_record(&**client, &record)
+                .await
+                .unwrap());
+        }
+    }
+    let ada = api.user(&ict, "ada", "agent", Some("library")).await;
+    let sam = api.user(&ict, "sam", "supervisor", Some("library")).await;
+    let tag = |call: &str| format!("/api/v1/units/library/records/{call}/tags");
+
+    let (status, body) = api
+        .call(
+            Method::POST,
+            &tag("c1"),
+            Some(&ada),
+            Some(json!({ "tag": "complaint" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tags"], json!(["complaint"]));
+    let (status, _) = api
+        .call(
+            Method::POST,
+            &tag("c2"),
+            Some(&ada),
+            Some(json!({ "tag": "praise" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not ada's call");
+    let (status, body) = api
+        .call(
+            Method::POST,
+            &tag("c1"),
+            Some(&ada),
+            Some(json!({ "tag": "gossip" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("complaint, praise"),
+        "{body}"
+    );
+    for _ in 0..2 {
+        let (status, body) = api
+            .call(
+                Method::POST,
+                &tag("c2"),
+                Some(&sam),
+                Some(json!({ "tag": "praise" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["tags"], json!(["praise"]), "once");
+    }
+    let (_, records) = api
+        .call(
+            Method::GET,
+            "/api/v1/units/library/records",
+            Some(&sam),
+            None,
+        )
+        .await;
+    let c1 = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["call_id"] == "c1")
+        .unwrap();
+    assert_eq!(c1["tags"], json!(["complaint"]), "{records}");
     api.finish().await;
 }

@@ -175,3 +175,48 @@ pub async fn voicemail_audio(
         .await?
         .map(|r| r.get(0)))
 }
+
+/// The agent of a stored call of `unit` (None: no such call; Some(None):
+/// a call no agent took).
+pub async fn record_agent(
+    client: &impl GenericClient,
+    unit: &str,
+    call_id: &str,
+) -> Result<Option<Option<String>>, StoreError> {
+    Ok(client
+        .query_opt(
+            "SELECT agent FROM call_records WHERE unit = $1 AND call_id = $2",
+            &[&unit, &call_id],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// Adds `tag` to a stored call (once); the call's tags after it.
+pub async fn add_tag(
+    client: &impl GenericClient,
+    unit: &str,
+    call_id: &str,
+    tag: &str,
+    by: &str,
+) -> Result<Vec<String>, StoreError> {
+    client
+        .execute(
+            "INSERT INTO call_tags (call_id, unit, tag, tagged_by) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (call_id, tag) DO NOTHING",
+            &[&call_id, &unit, &tag, &by],
+        )
+        .await?;
+    let row = client
+        .query_one(
+            "UPDATE call_records SET
+                 tags = CASE WHEN $3 = ANY(tags) THEN tags ELSE array_append(tags, $3) END,
+                 record = jsonb_set(record, '{tags}',
+                     CASE WHEN record->'tags' ? $3 THEN record->'tags'
+                          ELSE coalesce(record->'tags', '[]'::jsonb) || to_jsonb($3::text) END)
+             WHERE unit = $1 AND call_id = $2 RETURNING tags",
+            &[&unit, &call_id, &tag],
+        )
+        .await?;
+    Ok(row.get(0))
+}
