@@ -915,3 +915,36 @@ fn agents_log_in_pause_and_log_out_with_feature_codes() {
     assert_eq!(agent_state(&node, "queue", "bob"), "logged_out");
     assert_eq!(node.metric("cc_queue_events_total{node=\"features\",unit=\"queue\",queue=\"NONE\",event=\"AGENTLOGIN\"}"), 1.0);
 }
+
+#[test]
+fn an_agent_tags_the_call_with_keys_the_caller_does_not_hear() {
+    // Anna answers, keys *1# (the unit's tag "information"), then hangs up.
+    let keys: String = ['*', '1', '#']
+        .iter()
+        .map(|d| {
+            format!(
+                "  <nop><action><exec play_pcap_audio=\"{}\"/></action></nop>\n  <pause milliseconds=\"400\"/>\n",
+                scenarios::dtmf_pcap(*d)
+            )
+        })
+        .collect();
+    let anna = scenarios::callee(Some(1500)).replacen(
+        "<recv request=\"ACK\" crlf=\"true\"/>\n",
+        &format!("<recv request=\"ACK\" crlf=\"true\"/>\n{keys}"),
+        1,
+    );
+    let (node, record, caller_rtp, _) = queued_call("queue-tag-keys", &anna, None);
+    assert_eq!(record["agent"], "anna");
+    assert_eq!(
+        record["tags"],
+        serde_json::json!(["information"]),
+        "{record}"
+    );
+    assert!(node.metric("cc_call_tags_total{") >= 1.0, "counted");
+    let events = caller_rtp
+        .packets()
+        .iter()
+        .filter(|p| p.payload_type == 101)
+        .count();
+    assert_eq!(events, 0, "the agent's keys are not relayed to the caller");
+}

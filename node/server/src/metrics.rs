@@ -113,6 +113,8 @@ pub struct Metrics {
     pub records_dropped: Counter,
     /// Forwards refused at dial time, by unit and number class (`kind`).
     pub dial_refused: Family<UnitKind, Counter>,
+    /// Tags set on calls, by unit and tag (`kind`).
+    pub call_tags: Family<UnitKind, Counter>,
     /// Call records copied into PostgreSQL, and bytes of them not yet.
     pub records_stored: Counter,
     pub records_spooled_bytes: Gauge,
@@ -306,6 +308,12 @@ impl Metrics {
             "Forwards refused because the number (kind: its class) is outside the unit's approved scope",
             dial_refused.clone(),
         );
+        let call_tags = Family::<UnitKind, Counter>::default();
+        registry.register(
+            "cc_call_tags",
+            "Tags set on calls (kind: the tag), by the flow or by an agent's keys",
+            call_tags.clone(),
+        );
         let records_stored = Counter::default();
         registry.register(
             "cc_records_stored",
@@ -351,6 +359,7 @@ impl Metrics {
             dial_refused,
             records_stored,
             records_spooled_bytes,
+            call_tags,
         }
     }
 

@@ -61,6 +61,10 @@ pub(super) struct OutLeg {
     pub(super) state: LegState,
     pub(super) ring_deadline: Instant,
     cancelled: Option<Cancelled>,
+    /// Keys the agent presses (RFC 4733), for tagging the call.
+    dtmf: cc_media::dtmf::DtmfDetector,
+    /// `*` and the digits keyed since, until `#`.
+    keyed: String,
 }
 
 impl OutLeg {
@@ -227,6 +231,8 @@ impl Call {
             state: LegState::Trying,
             ring_deadline: Instant::now() + ring_timeout,
             cancelled: None,
+            dtmf: cc_media::dtmf::DtmfDetector::new(),
+            keyed: String::new(),
         });
         true
     }
@@ -567,6 +573,34 @@ impl Call {
         }
     }
 
+    /// The tag whose DTMF code an agent keyed (`*<code>#`): on the call's
+    /// record, once, and counted.
+    fn tag_by_code(&mut self, code: &str) {
+        let tag = self
+            .unit
+            .unit
+            .document
+            .tags
+            .iter()
+            .find(|t| t.code == code)
+            .map(|t| t.name.clone());
+        let Some(tag) = tag else {
+            tracing::info!(unit = %self.unit.id(), code, "an agent keyed a code that is no tag");
+            return;
+        };
+        if !self.record.tags.contains(&tag) {
+            self.node
+                .metrics
+                .call_tags
+                .get_or_create(&crate::metrics::UnitKind {
+                    unit: self.unit.id().to_string(),
+                    kind: tag.clone(),
+                })
+                .inc();
+            self.record.tags.push(tag);
+        }
+    }
+
     /// RTP from the connected leg goes to the caller.
     pub(super) fn on_other_rtp(&mut self, packet: &mut [u8], source: SocketAddr) {
         let node = Arc::clone(&self.node);
@@ -589,11 +623,72 @@ impl Call {
         };
         metrics.rtp_in.inc();
         leg.latch.on_packet_from(source);
+        // An agent's keys are for the platform (tags), not the caller's ear.
+        if matches!(leg.purpose, Purpose::Agent { .. })
+            && format.classify(parsed.payload_type) == cc_media::relay::PacketKind::Event
+        {
+            if let Some(digit) = leg.dtmf.on_packet(parsed.timestamp, parsed.payload) {
+                if let Some(code) = keyed_code(&mut leg.keyed, digit) {
+                    self.tag_by_code(&code);
+                }
+            }
+            return;
+        }
         let offset = packet.len() - parsed.payload.len();
         if let Some(to) = self.caller.format {
             if translate(packet, offset, &format, &to) && self.send_to_caller(packet) {
                 metrics.rtp_out.inc();
             }
         }
+    }
+}
+
+/// An agent's keys, one at a time, in `keyed`: `*` starts a tag code, `#`
+/// ends it (the code is returned); anything else outside a code is
+/// ignored, and a code longer than 8 digits is dropped.
+fn keyed_code(keyed: &mut String, digit: char) -> Option<String> {
+    match digit {
+        '*' => {
+            keyed.clear();
+            keyed.push('*');
+            None
+        }
+        '#' if keyed.starts_with('*') => {
+            let code = keyed[1..].to_string();
+            keyed.clear();
+            (!code.is_empty()).then_some(code)
+        }
+        d if keyed.starts_with('*') && d.is_ascii_digit() && keyed.len() <= 8 => {
+            keyed.push(d);
+            None
+        }
+        _ => {
+            keyed.clear();
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod keyed_tests {
+    use super::keyed_code;
+
+    fn keys(sequence: &str) -> Vec<String> {
+        let mut keyed = String::new();
+        sequence
+            .chars()
+            .filter_map(|d| keyed_code(&mut keyed, d))
+            .collect()
+    }
+
+    #[test]
+    fn a_code_is_star_digits_pound() {
+        assert_eq!(keys("*1#"), ["1"]);
+        assert_eq!(keys("*12#*3#"), ["12", "3"]);
+        assert_eq!(keys("1#"), Vec::<String>::new(), "no star");
+        assert_eq!(keys("*#"), Vec::<String>::new(), "empty");
+        assert_eq!(keys("*1*2#"), ["2"], "a star starts over");
+        assert_eq!(keys("*123456789#"), Vec::<String>::new(), "too long");
+        assert_eq!(keys("*1A#*2#"), ["2"]);
     }
 }
