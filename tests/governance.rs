@@ -658,6 +658,19 @@ fn an_agent_provisioned_through_the_api_registers_with_the_account_of_its_micros
         ),
         201,
     );
+    let wav = temp_dir("welcome3").join("welcome.wav");
+    cc_tests::prompts::write(&wav, "welcome", 500);
+    let bytes = std::fs::read(&wav).unwrap();
+    ok(
+        api::request(
+            api_port,
+            "PUT",
+            "/api/v1/units/library/prompts/welcome",
+            Some(&irene),
+            Some(("audio/wav", &bytes)),
+        ),
+        201,
+    );
     ok(
         api::json(
             api_port,
@@ -725,6 +738,92 @@ fn an_agent_provisioned_through_the_api_registers_with_the_account_of_its_micros
         None,
     );
     assert_eq!(status, 409, "a desk phone keeps its line's configuration");
+
+    // The live view, and agents' states over the API: the supervisors'
+    // any agent, an agent their own.
+    wait_until("the node serves the unit", Duration::from_secs(10), || {
+        node.http_get("/health")
+            .is_some_and(|(_, h)| h.contains("\"units\":1"))
+    });
+    let live = ok(
+        api::json(
+            api_port,
+            "GET",
+            "/api/v1/units/library/live",
+            Some(&maria),
+            &Value::Null,
+        ),
+        200,
+    );
+    assert!(live["agents"].to_string().contains("logged_out"), "{live}");
+    let anna_state = ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/units/library/agents/anna/state",
+            Some(&maria),
+            &json!({ "action": "login" }),
+        ),
+        200,
+    );
+    assert_eq!(anna_state["state"], "available", "{anna_state}");
+    ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/users",
+            Some(&irene),
+            &json!({ "username": "pau",
+            "password": "pau-password", "roles": [{ "role": "agent", "unit": "library" }] }),
+        ),
+        201,
+    );
+    let pau = login(api_port, "pau");
+    let state = ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/units/library/agents/pau/state",
+            Some(&pau),
+            &json!({ "action": "login" }),
+        ),
+        200,
+    );
+    assert_eq!(state["state"], "available", "{state}");
+    let paused = ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/units/library/agents/pau/state",
+            Some(&pau),
+            &json!({ "action": "pause", "reason": "lunch" }),
+        ),
+        200,
+    );
+    assert_eq!(paused["state"], "paused", "{paused}");
+    assert_eq!(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/units/library/agents/anna/state",
+            Some(&pau),
+            &json!({ "action": "logout" })
+        )
+        .0,
+        404,
+        "not pau's to change"
+    );
+    assert_eq!(
+        api::json(
+            api_port,
+            "GET",
+            "/api/v1/units/library/live",
+            Some(&pau),
+            &Value::Null
+        )
+        .0,
+        403
+    );
 
     // Kamailio on the platform's database: the account is the agent's.
     let ports = KamailioPorts::choose();

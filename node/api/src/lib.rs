@@ -20,6 +20,7 @@ pub mod calls;
 pub mod documents;
 pub mod dry_run;
 pub mod error;
+pub mod live;
 pub mod ops;
 pub mod prompts;
 pub mod requests;
@@ -49,6 +50,9 @@ pub struct AppState {
     /// what their MicroSIP configuration names.
     pub sip_server: String,
     pub sip_domain: String,
+    /// The ACD of the node serving the API, for the live view (None: the
+    /// API alone, e.g. the operators' command line).
+    pub live: Option<Arc<dyn live::LiveAcd>>,
 }
 
 impl AppState {
@@ -59,6 +63,7 @@ impl AppState {
             dummy_hash: auth::hash_password("no such user, no such password"),
             sip_server: "127.0.0.1:5070".into(),
             sip_domain: "cc.local".into(),
+            live: None,
         }
     }
 }
@@ -105,6 +110,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::trail))
         .routes(routes!(prompts::list))
         .routes(routes!(agents::list))
+        .routes(routes!(live::view))
+        .routes(routes!(live::set_state))
         .routes(routes!(agents::microsip_ini))
         .routes(routes!(calls::records))
         .routes(routes!(calls::tag))

@@ -531,6 +531,8 @@ async fn no_role_of_one_unit_reads_or_changes_another_units_data_on_any_endpoint
                 json!({ "number": "4200" })
             } else if path.ends_with("/tags") {
                 json!({ "tag": "complaint" })
+            } else if path.ends_with("/state") {
+                json!({ "action": "login" })
             } else {
                 json!({ "yaml": unit_yaml("admissions", "4200", ""), "reason": "x" })
             };

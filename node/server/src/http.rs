@@ -209,3 +209,59 @@ async fn agent_action(
         ),
     }
 }
+
+/// The node's ACD behind the governance API's live view.
+pub struct LiveAcd(pub Arc<Node>);
+
+impl cc_api::live::LiveAcd for LiveAcd {
+    fn snapshot(
+        &self,
+        unit: String,
+    ) -> cc_api::live::Pending<Result<serde_json::Value, cc_api::live::LiveError>> {
+        let node = Arc::clone(&self.0);
+        Box::pin(async move {
+            if !node.directory().units().iter().any(|u| u.id() == unit) {
+                return Err(cc_api::live::LiveError::NotFound(format!(
+                    "unit {unit:?} is not served"
+                )));
+            }
+            node.acd
+                .snapshot(&unit)
+                .await
+                .map(|s| serde_json::to_value(s).unwrap_or_default())
+                .map_err(|e| cc_api::live::LiveError::Unavailable(e.to_string()))
+        })
+    }
+
+    fn agent(
+        &self,
+        unit: String,
+        agent: String,
+        action: cc_api::live::AgentAction,
+    ) -> cc_api::live::Pending<Result<serde_json::Value, cc_api::live::LiveError>> {
+        use cc_api::live::{AgentAction as Api, LiveError};
+        let node = Arc::clone(&self.0);
+        Box::pin(async move {
+            if !node.directory().units().iter().any(|u| u.id() == unit) {
+                return Err(LiveError::NotFound(format!("unit {unit:?} is not served")));
+            }
+            let action = match action {
+                Api::Login => crate::acd::AgentAction::Login,
+                Api::Logout => crate::acd::AgentAction::Logout,
+                Api::Pause { reason } => {
+                    crate::acd::AgentAction::Pause(reason.unwrap_or_else(|| "paused".into()))
+                }
+                Api::Unpause => crate::acd::AgentAction::Unpause,
+            };
+            match node.acd.agent(&unit, &agent, action).await {
+                Ok(()) => {
+                    let snapshot = node.acd.snapshot(&unit).await.ok();
+                    let state = snapshot.and_then(|s| s.agents.into_iter().find(|a| a.id == agent));
+                    Ok(serde_json::to_value(state).unwrap_or_default())
+                }
+                Err(cc_acd::StoreError::Agent(e)) => Err(LiveError::NotFound(e.to_string())),
+                Err(e) => Err(LiveError::Unavailable(e.to_string())),
+            }
+        })
+    }
+}

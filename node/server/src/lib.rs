@@ -174,6 +174,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
             let mut state = cc_api::AppState::new(store.clone(), node.plan.clone());
             state.sip_server = settings.api.sip_server.clone();
             state.sip_domain = settings.api.sip_domain.clone();
+            state.live = Some(Arc::new(http::LiveAcd(Arc::clone(&node))));
             let (api, _) = cc_api::router(state);
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, api).await {
