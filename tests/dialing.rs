@@ -149,3 +149,60 @@ fn a_forward_to_a_mobile_is_refused_unless_the_unit_is_approved_for_it() {
     assert_eq!(records[0]["dial_refused"], serde_json::Value::Null);
     assert_eq!(node.metric("cc_dial_refused_total"), 0.0);
 }
+
+#[test]
+fn a_numbering_plan_of_its_own_classifies_the_targets() {
+    // A plan where 6xx xxx xxx numbers are local: the same forward as
+    // above, with a local scope, goes out.
+    let plan = cc_tests::node::temp_dir("plan").join("plan.yaml");
+    std::fs::write(
+        &plan,
+        "country_code: \"34\"\ninternational_prefix: \"00\"\nnational_length: 9\n\
+         internal: [{ length: 4 }]\nshort: [{ number: \"112\", class: emergency }]\n\
+         national: [{ prefix: \"6\", class: national, geographic: true }]\nlocal_prefixes: [\"6\"]\n",
+    )
+    .unwrap();
+    let printed = std::process::Command::new(cc_tests::node::binary())
+        .arg("numbering-plan")
+        .env("CC__NUMBERING__PLAN_FILE", &plan)
+        .output()
+        .unwrap();
+    assert!(
+        printed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&printed.stdout).contains("local_prefixes"));
+
+    let gateway_port = free_port();
+    let gateway = Sipp::start_xml_on(
+        gateway_port,
+        "127.0.0.1:9",
+        &scenarios::callee(Some(500)),
+        &[
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            "9",
+            "-m",
+            "1",
+        ],
+    );
+    let mut options = forwarding_unit("{ scope: local }", gateway_port);
+    options.env.push((
+        "CC__NUMBERING__PLAN_FILE".into(),
+        plan.display().to_string(),
+    ));
+    let node = Node::start("dial-plan", options);
+    let caller = call(&node, Ending::NodeHangsUp);
+    assert!(caller.success, "{}\n{}", caller.errors, node.log());
+    let gateway = gateway.wait(Duration::from_secs(10));
+    assert_eq!(
+        gateway.received("INVITE sip:+34612345678@", ""),
+        1,
+        "{}",
+        gateway.messages
+    );
+}

@@ -49,6 +49,10 @@ const SIP_INPUTS: usize = 16_384;
 /// Runs a node until `shutdown` resolves; then refuses new calls and waits
 /// (up to `limits.max_call_s`, or a second signal) for calls to end.
 pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    settings
+        .numbering
+        .plan()
+        .map_err(|e| anyhow::anyhow!("numbering.plan_file: {e}"))?;
     // Units from PostgreSQL (with a cache) or from the units folder.
     let store = if settings.store.url.is_empty() {
         None

@@ -34,6 +34,9 @@ enum Command {
     },
     /// Print the default settings file.
     Defaults,
+    /// Print the numbering plan in force (Spain's by default), as YAML:
+    /// a start for `numbering.plan_file`.
+    NumberingPlan,
     /// The ICT operators' governance commands, as `--user` (needs
     /// store.url; the password from CC_PASSWORD or standard input).
     Ops {
@@ -115,6 +118,18 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if let Some(Command::NumberingPlan) = cli.command {
+        return match settings.numbering.plan() {
+            Ok(plan) => {
+                print!("{}", serde_norway::to_string(&plan).unwrap_or_default());
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cc-node: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Command::Check { folder }) = cli.command {
         let folder = folder.unwrap_or(settings.paths.units.clone());
         return match cc_node::units::Directory::load(&folder) {
@@ -247,10 +262,8 @@ fn ops_command(
     runtime.block_on(async {
         let store = cc_store::Store::new(&settings.store.url, 2).map_err(|e| e.to_string())?;
         store.migrate().await.map_err(|e| e.to_string())?;
-        let (router, _) = cc_api::router(cc_api::AppState::new(
-            store,
-            cc_numbering::NumberingPlan::default(),
-        ));
+        let plan = settings.numbering.plan()?;
+        let (router, _) = cc_api::router(cc_api::AppState::new(store, plan));
         cc_api::ops::run(router, user, &password, command).await
     })
 }

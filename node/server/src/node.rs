@@ -53,7 +53,10 @@ impl Node {
     ) -> Node {
         let features = FeatureCodes::new(&settings.acd);
         Node {
-            plan: cc_numbering::NumberingPlan::default(),
+            plan: settings
+                .numbering
+                .plan()
+                .unwrap_or_else(|e| panic!("checked at start: {e}")),
             settings,
             directory: arc_swap::ArcSwap::from_pointee(directory),
             metrics,

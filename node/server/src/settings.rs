@@ -23,6 +23,7 @@ pub struct Settings {
     pub paths: PathSettings,
     pub store: StoreSettings,
     pub api: ApiSettings,
+    pub numbering: NumberingSettings,
     pub log: LogSettings,
 }
 
@@ -117,6 +118,25 @@ pub struct PathSettings {
     pub records: PathBuf,
     pub voicemail: PathBuf,
     pub config_cache: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[allow(missing_docs)]
+pub struct NumberingSettings {
+    pub plan_file: String,
+}
+
+impl NumberingSettings {
+    /// The plan: the file's, or Spain's (the embedded default).
+    pub fn plan(&self) -> Result<cc_numbering::NumberingPlan, String> {
+        if self.plan_file.is_empty() {
+            return Ok(cc_numbering::NumberingPlan::default());
+        }
+        let text = std::fs::read_to_string(&self.plan_file)
+            .map_err(|e| format!("{}: {e}", self.plan_file))?;
+        serde_norway::from_str(&text)
+            .map_err(|e| format!("{}: not a numbering plan: {e}", self.plan_file))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
