@@ -3,7 +3,7 @@
 //! nodes and fail over from a dead one; agents register with digest
 //! credentials from PostgreSQL, and the nodes reach them through Kamailio.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cc_media::Law;
 use cc_tests::baresip::Baresip;
@@ -14,6 +14,7 @@ use cc_tests::redis::RedisServer;
 use cc_tests::rtp::RtpEndpoint;
 use cc_tests::scenarios::{self, Codec, Ending, Then};
 use cc_tests::sipp::SippResult;
+use cc_tests::wait_until;
 use cc_tests::Sipp;
 
 fn finished(result: SippResult, label: &str, kamailio: &Kamailio) {
@@ -31,17 +32,6 @@ fn repository() -> std::path::PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
-}
-
-fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{what} did not happen within {within:?}");
 }
 
 /// Two nodes with `options`, their outgoing calls through Kamailio at `ports`.

@@ -65,21 +65,7 @@ fn call(node: &Node, ending: Ending) -> cc_tests::sipp::SippResult {
 fn a_forward_to_a_mobile_is_refused_unless_the_unit_is_approved_for_it() {
     // Approved for local calls only: the mobile is refused at dial time.
     let gateway_port = free_port();
-    let gateway = Sipp::start_xml_on(
-        gateway_port,
-        "127.0.0.1:9",
-        &scenarios::callee(Some(500)),
-        &[
-            "-key",
-            "rtp_ip",
-            "127.0.0.1",
-            "-key",
-            "rtp_port",
-            "9",
-            "-m",
-            "1",
-        ],
-    );
+    let gateway = cc_tests::sipp::answering_gateway(gateway_port);
     let node = Node::start(
         "dial-refused",
         forwarding_unit("{ scope: local }", gateway_port),
@@ -117,21 +103,7 @@ fn a_forward_to_a_mobile_is_refused_unless_the_unit_is_approved_for_it() {
     // The number approved by name: the forward goes out through the
     // gateway, and the mobile answers.
     let gateway_port = free_port();
-    let gateway = Sipp::start_xml_on(
-        gateway_port,
-        "127.0.0.1:9",
-        &scenarios::callee(Some(500)),
-        &[
-            "-key",
-            "rtp_ip",
-            "127.0.0.1",
-            "-key",
-            "rtp_port",
-            "9",
-            "-m",
-            "1",
-        ],
-    );
+    let gateway = cc_tests::sipp::answering_gateway(gateway_port);
     let node = Node::start(
         "dial-allowed",
         forwarding_unit("{ scope: local, numbers: [\"612 345 678\"] }", gateway_port),
@@ -175,21 +147,7 @@ fn a_numbering_plan_of_its_own_classifies_the_targets() {
     assert!(String::from_utf8_lossy(&printed.stdout).contains("local_prefixes"));
 
     let gateway_port = free_port();
-    let gateway = Sipp::start_xml_on(
-        gateway_port,
-        "127.0.0.1:9",
-        &scenarios::callee(Some(500)),
-        &[
-            "-key",
-            "rtp_ip",
-            "127.0.0.1",
-            "-key",
-            "rtp_port",
-            "9",
-            "-m",
-            "1",
-        ],
-    );
+    let gateway = cc_tests::sipp::answering_gateway(gateway_port);
     let mut options = forwarding_unit("{ scope: local }", gateway_port);
     options.env.push((
         "CC__NUMBERING__PLAN_FILE".into(),

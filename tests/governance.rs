@@ -5,26 +5,16 @@
 //! PostgreSQL serves the configuration it cached.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cc_tests::api::{self, Database};
 use cc_tests::node::{temp_dir, Node, NodeOptions};
 use cc_tests::ports::free_port;
 use cc_tests::rtp::RtpEndpoint;
 use cc_tests::scenarios::{self, Codec, Ending};
+use cc_tests::wait_until;
 use cc_tests::Sipp;
 use serde_json::{json, Value};
-
-fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{what} did not happen within {within:?}");
-}
 
 fn node_on(
     database_url: &str,
@@ -105,6 +95,50 @@ fn refused_with_404(node: &Node) -> bool {
     )
     .wait(Duration::from_secs(10))
     .success
+}
+
+/// Signs the library up with `yaml` (and its welcome prompt), gives it a
+/// manager, maria, and approves it: her token.
+fn live_library(api_port: u16, irene: &str, yaml: &str) -> String {
+    let request = ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/units",
+            Some(irene),
+            &json!({ "yaml": yaml }),
+        ),
+        201,
+    );
+    let wav = temp_dir("welcome").join("welcome.wav");
+    cc_tests::prompts::write(&wav, "welcome", 500);
+    let bytes = std::fs::read(&wav).unwrap();
+    let upload = "/api/v1/units/library/prompts/welcome";
+    ok(
+        api::request(
+            api_port,
+            "PUT",
+            upload,
+            Some(irene),
+            Some(("audio/wav", &bytes)),
+        ),
+        201,
+    );
+    let manager = json!({ "username": "maria", "password": "maria-password",
+                          "roles": [{ "role": "unit_manager", "unit": "library" }] });
+    ok(
+        api::json(api_port, "POST", "/api/v1/users", Some(irene), &manager),
+        201,
+    );
+    let maria = login(api_port, "maria");
+    let approve = format!("/api/v1/units/library/requests/{}/approve", request["id"]);
+    for token in [maria.as_str(), irene] {
+        ok(
+            api::json(api_port, "POST", &approve, Some(token), &json!({})),
+            200,
+        );
+    }
+    maria
 }
 
 fn login(port: u16, user: &str) -> String {
@@ -223,21 +257,7 @@ fn a_unit_signed_up_through_the_api_answers_once_approved_and_spends_only_what_i
 
     // A forward to a mobile: the change waits for another manager, and
     // until then nothing is dialled.
-    let gateway = Sipp::start_xml_on(
-        gateway_port,
-        "127.0.0.1:9",
-        &scenarios::callee(Some(300)),
-        &[
-            "-key",
-            "rtp_ip",
-            "127.0.0.1",
-            "-key",
-            "rtp_port",
-            "9",
-            "-m",
-            "1",
-        ],
-    );
+    let gateway = cc_tests::sipp::answering_gateway(gateway_port);
     let forward =
         "    out:\n      forward: { target: \"+34612345678\", timeout: 10s, on_failure: bye }\n";
     let change = ok(
@@ -335,21 +355,7 @@ fn a_unit_signed_up_through_the_api_answers_once_approved_and_spends_only_what_i
 
     // Without PostgreSQL the node serves what it cached, forward included.
     let gateway_port = free_port();
-    let gateway = Sipp::start_xml_on(
-        gateway_port,
-        "127.0.0.1:9",
-        &scenarios::callee(Some(300)),
-        &[
-            "-key",
-            "rtp_ip",
-            "127.0.0.1",
-            "-key",
-            "rtp_port",
-            "9",
-            "-m",
-            "1",
-        ],
-    );
+    let gateway = cc_tests::sipp::answering_gateway(gateway_port);
     let offline = node_on(
         "postgres://postgres@127.0.0.1:1/nowhere",
         free_port(),
@@ -421,50 +427,7 @@ fn a_postgresql_outage_loses_no_record_and_stops_no_call() {
     let node = node_on(&through_link, api_port, &cache, free_port(), "outage");
 
     let irene = login(api_port, "irene");
-    let request = ok(
-        api::json(
-            api_port,
-            "POST",
-            "/api/v1/units",
-            Some(&irene),
-            &json!({ "yaml": library("", "{ scope: local }") }),
-        ),
-        201,
-    );
-    let wav = temp_dir("welcome2").join("welcome.wav");
-    cc_tests::prompts::write(&wav, "welcome", 500);
-    let bytes = std::fs::read(&wav).unwrap();
-    ok(
-        api::request(
-            api_port,
-            "PUT",
-            "/api/v1/units/library/prompts/welcome",
-            Some(&irene),
-            Some(("audio/wav", &bytes)),
-        ),
-        201,
-    );
-    ok(
-        api::json(
-            api_port,
-            "POST",
-            "/api/v1/users",
-            Some(&irene),
-            &json!({ "username": "maria",
-            "password": "maria-password", "roles": [{ "role": "unit_manager", "unit": "library" }] }),
-        ),
-        201,
-    );
-    let maria = login(api_port, "maria");
-    let approve = format!("/api/v1/units/library/requests/{}/approve", request["id"]);
-    ok(
-        api::json(api_port, "POST", &approve, Some(&maria), &json!({})),
-        200,
-    );
-    ok(
-        api::json(api_port, "POST", &approve, Some(&irene), &json!({})),
-        200,
-    );
+    live_library(api_port, &irene, &library("", "{ scope: local }"));
     wait_until("the node serves the unit", Duration::from_secs(10), || {
         node.http_get("/health")
             .is_some_and(|(_, h)| h.contains("\"units\":1"))
@@ -648,50 +611,7 @@ fn an_agent_provisioned_through_the_api_registers_with_the_account_of_its_micros
              \x20 - {{ id: pau, name: Pau Serra, uri: \"sip:2002@pbx.university.example\", endpoint: desk_phone }}\noutbound:"
         ),
     );
-    let request = ok(
-        api::json(
-            api_port,
-            "POST",
-            "/api/v1/units",
-            Some(&irene),
-            &json!({ "yaml": yaml }),
-        ),
-        201,
-    );
-    let wav = temp_dir("welcome3").join("welcome.wav");
-    cc_tests::prompts::write(&wav, "welcome", 500);
-    let bytes = std::fs::read(&wav).unwrap();
-    ok(
-        api::request(
-            api_port,
-            "PUT",
-            "/api/v1/units/library/prompts/welcome",
-            Some(&irene),
-            Some(("audio/wav", &bytes)),
-        ),
-        201,
-    );
-    ok(
-        api::json(
-            api_port,
-            "POST",
-            "/api/v1/users",
-            Some(&irene),
-            &json!({ "username": "maria",
-            "password": "maria-password", "roles": [{ "role": "unit_manager", "unit": "library" }] }),
-        ),
-        201,
-    );
-    let maria = login(api_port, "maria");
-    let approve = format!("/api/v1/units/library/requests/{}/approve", request["id"]);
-    ok(
-        api::json(api_port, "POST", &approve, Some(&maria), &json!({})),
-        200,
-    );
-    ok(
-        api::json(api_port, "POST", &approve, Some(&irene), &json!({})),
-        200,
-    );
+    let maria = live_library(api_port, &irene, &yaml);
 
     let agents = ok(
         api::json(

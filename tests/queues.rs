@@ -10,6 +10,7 @@ use cc_tests::redis::{RedisCluster, RedisServer, Sentinel};
 use cc_tests::rtp::RtpEndpoint;
 use cc_tests::scenarios::{self, Codec, Ending, Then};
 use cc_tests::sipp::SippResult;
+use cc_tests::wait_until;
 use cc_tests::Sipp;
 
 /// The unit both nodes serve: number 4200, queue `desk` of anna and bob.
@@ -80,17 +81,6 @@ fn agent_view(node: &Node, id: &str) -> serde_json::Value {
         .find(|a| a["id"] == id)
         .cloned()
         .unwrap()
-}
-
-fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{what} did not happen within {within:?}");
 }
 
 /// A caller to 4200 on `node`, tagged by the user part `who`, hanging up

@@ -21,3 +21,15 @@ pub mod units;
 pub use node::{Node, NodeOptions};
 pub use rtp::RtpEndpoint;
 pub use sipp::Sipp;
+
+/// Waits (at most `within`) until `check` holds; panics naming `what`.
+pub fn wait_until(what: &str, within: std::time::Duration, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{what} did not happen within {within:?}");
+}

@@ -160,3 +160,23 @@ impl Drop for Sipp {
         let _ = self.child.wait();
     }
 }
+
+/// The telephony platform's gateway on `port`: answers one call, talks
+/// 500 ms and hangs up (what a forward or a desk phone meets).
+pub fn answering_gateway(port: u16) -> Sipp {
+    Sipp::start_xml_on(
+        port,
+        "127.0.0.1:9",
+        &crate::scenarios::callee(Some(500)),
+        &[
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            "9",
+            "-m",
+            "1",
+        ],
+    )
+}

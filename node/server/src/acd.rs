@@ -155,6 +155,21 @@ pub fn unit_config(unit: &cc_flow::Unit) -> UnitConfig {
     }
 }
 
+/// The units of a directory, and the ACD configuration of each.
+fn configs_of(directory: &Directory) -> (Vec<String>, BTreeMap<String, UnitConfig>) {
+    let units = directory
+        .units()
+        .iter()
+        .map(|u| u.id().to_string())
+        .collect();
+    let configs = directory
+        .units()
+        .iter()
+        .map(|u| (u.id().to_string(), unit_config(&u.unit)))
+        .collect();
+    (units, configs)
+}
+
 impl Acd {
     /// Sets up the ACD for the node's units and starts its ticker.
     pub async fn start(
@@ -164,16 +179,7 @@ impl Acd {
         metrics: Arc<Metrics>,
         node_ttl_ms: u64,
     ) -> Result<Arc<Acd>, StoreError> {
-        let units: Vec<String> = directory
-            .units()
-            .iter()
-            .map(|u| u.id().to_string())
-            .collect();
-        let configs: BTreeMap<String, UnitConfig> = directory
-            .units()
-            .iter()
-            .map(|u| (u.id().to_string(), unit_config(&u.unit)))
-            .collect();
+        let (units, configs) = configs_of(directory);
         let leading = matches!(store, Store::Memory(_));
         let acd = Arc::new(Acd {
             node: node.to_string(),
@@ -219,16 +225,7 @@ impl Acd {
     /// Takes a reloaded configuration: new units and changed queues are
     /// configured in the store, then used; calls in progress go on.
     pub async fn reconfigure(&self, directory: &Directory) {
-        let units: Vec<String> = directory
-            .units()
-            .iter()
-            .map(|u| u.id().to_string())
-            .collect();
-        let configs: BTreeMap<String, UnitConfig> = directory
-            .units()
-            .iter()
-            .map(|u| (u.id().to_string(), unit_config(&u.unit)))
-            .collect();
+        let (units, configs) = configs_of(directory);
         let old = self.configs.load_full();
         let now = now_ms();
         for (unit, config) in &configs {

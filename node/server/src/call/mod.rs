@@ -481,17 +481,7 @@ impl Call {
                 }
                 Action::StopRecording => self.end_recording().await,
                 Action::Forward { target, timeout } => self.forward(&target, timeout).await,
-                Action::Tag(tag) => {
-                    self.node
-                        .metrics
-                        .call_tags
-                        .get_or_create(&crate::metrics::UnitKind {
-                            unit: self.unit.id().to_string(),
-                            kind: tag.clone(),
-                        })
-                        .inc();
-                    self.record.tags.push(tag);
-                }
+                Action::Tag(tag) => self.tag(tag),
                 Action::Hangup => {
                     self.record.ended_by.get_or_insert_with(|| "node".into());
                     self.hang_up_legs().await;

@@ -589,16 +589,21 @@ impl Call {
             return;
         };
         if !self.record.tags.contains(&tag) {
-            self.node
-                .metrics
-                .call_tags
-                .get_or_create(&crate::metrics::UnitKind {
-                    unit: self.unit.id().to_string(),
-                    kind: tag.clone(),
-                })
-                .inc();
-            self.record.tags.push(tag);
+            self.tag(tag);
         }
+    }
+
+    /// Puts a tag on the call's record, and counts it.
+    pub(super) fn tag(&mut self, tag: String) {
+        self.node
+            .metrics
+            .call_tags
+            .get_or_create(&crate::metrics::UnitKind {
+                unit: self.unit.id().to_string(),
+                kind: tag.clone(),
+            })
+            .inc();
+        self.record.tags.push(tag);
     }
 
     /// RTP from the connected leg goes to the caller.
