@@ -100,6 +100,9 @@ fn calls_from_the_trunk_are_spread_over_both_nodes_and_answered() {
     let kamailio = Kamailio::start(ports, &[a.sip_port, b.sip_port]);
     let (callers, _rtp) = trunk_callers(ports, "4102", 20, 10);
     finished(callers.wait(Duration::from_secs(60)), "callers", &kamailio);
+    wait_until("every record is written", Duration::from_secs(5), || {
+        a.records().len() + b.records().len() == 20
+    });
     let (on_a, on_b) = (a.records().len(), b.records().len());
     assert_eq!(on_a + on_b, 20);
     assert!(
@@ -120,7 +123,7 @@ fn a_killed_node_costs_no_new_call() {
     // is marked down and gets none.
     let (callers, _rtp) = trunk_callers(ports, "4102", 10, 5);
     finished(callers.wait(Duration::from_secs(60)), "callers", &kamailio);
-    assert_eq!(b.records().len(), 10);
+    assert_eq!(b.wait_records(10, Duration::from_secs(5)).len(), 10);
     assert!(kamailio.metric("kamailio_cc_node_failovers_total") >= 1.0);
     let up = kamailio.metric(&format!(
         "kamailio_cc_node_up{{node=\"sip:127.0.0.1:{}\"}}",

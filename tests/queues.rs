@@ -114,7 +114,20 @@ fn caller(node: &Node, who: &str, stay: Option<u32>) -> (Sipp, RtpEndpoint) {
 
 /// The records of both nodes, by caller user, with the agent and the time
 /// the call ended.
-fn served(nodes: &[&Node]) -> Vec<(String, String, String)> {
+fn served(nodes: &[&Node], expected: usize) -> Vec<(String, String, String)> {
+    // A record is written just after the caller's BYE is answered, so the
+    // caller's SIPp can exit a moment before its record is on disk.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = served_now(nodes);
+        if out.len() >= expected || Instant::now() > deadline {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn served_now(nodes: &[&Node]) -> Vec<(String, String, String)> {
     let mut out: Vec<(String, String, String)> = nodes
         .iter()
         .flat_map(|n| n.records())
@@ -194,7 +207,7 @@ fn callers_on_two_nodes_are_served_in_one_global_order() {
         finished(sipp.0.wait(Duration::from_secs(30)), label, node);
     }
     finished(anna.wait(Duration::from_secs(10)), "anna", &a);
-    let order: Vec<String> = served(&[&a, &b])
+    let order: Vec<String> = served(&[&a, &b], 3)
         .into_iter()
         .map(|(_, who, agent)| format!("{who}:{agent}"))
         .collect();
@@ -236,7 +249,8 @@ fn a_killed_node_leaves_no_ghost_caller_and_no_stuck_agent() {
     wait_until("a caller waits on node a", Duration::from_secs(5), || {
         waiting(&b) == 1
     });
-    let survivor = caller(&b, "survivor", Some(6_000));
+    // Long enough to be bridged after the reap even on a loaded machine.
+    let survivor = caller(&b, "survivor", Some(9_000));
     wait_until("a caller waits on node b", Duration::from_secs(5), || {
         waiting(&b) == 2
     });
@@ -259,12 +273,13 @@ fn a_killed_node_leaves_no_ghost_caller_and_no_stuck_agent() {
     );
     let reaped_in = killed.elapsed();
     finished(survivor.0.wait(Duration::from_secs(20)), "survivor", &b);
-    let served = served(&[&b]);
+    let served = served(&[&b], 1);
     assert!(
         served
             .iter()
             .any(|(_, who, agent)| who == "survivor" && agent == "anna"),
-        "{served:?}\n{}",
+        "{served:?}\n{:#?}\n{}",
+        b.records(),
         b.log()
     );
     assert!(
@@ -309,7 +324,7 @@ fn a_redis_restart_is_survived() {
         &b,
     );
     finished(anna.wait(Duration::from_secs(10)), "anna", &a);
-    let order: Vec<String> = served(&[&a, &b])
+    let order: Vec<String> = served(&[&a, &b], 2)
         .into_iter()
         .map(|(_, who, _)| who)
         .collect();
@@ -471,7 +486,7 @@ fn ring_all_rings_both_agents_and_the_other_stops_ringing() {
         "bob (cancelled when anna answered)",
         &a,
     );
-    let served = served(&[&a]);
+    let served = served(&[&a], 1);
     assert_eq!(served.len(), 1);
     assert_eq!(served[0].2, "anna");
 }
@@ -528,7 +543,7 @@ fn without_redis_bridged_calls_go_on_callers_take_the_failure_branch_and_the_nod
         &a,
     );
     finished(anna.wait(Duration::from_secs(10)), "anna", &a);
-    let order: Vec<String> = served(&[&a]).into_iter().map(|(_, who, _)| who).collect();
+    let order: Vec<String> = served(&[&a], 2).into_iter().map(|(_, who, _)| who).collect();
     assert_eq!(order, ["talker", "after"]);
 
     // The queue log has the whole story, as queue_log lines.
@@ -594,7 +609,7 @@ fn a_redis_cluster_keeps_each_unit_in_one_slot_and_serves_both_nodes() {
     finished(first.0.wait(Duration::from_secs(20)), "first", &b);
     finished(second.0.wait(Duration::from_secs(20)), "second", &a);
     finished(anna.wait(Duration::from_secs(10)), "anna", &a);
-    let order: Vec<String> = served(&[&a, &b])
+    let order: Vec<String> = served(&[&a, &b], 2)
         .into_iter()
         .map(|(_, who, _)| who)
         .collect();
@@ -650,7 +665,7 @@ fn round_robin_takes_the_agents_in_turn_across_nodes() {
     }
     finished(anna.wait(Duration::from_secs(10)), "anna", &a);
     finished(bob.wait(Duration::from_secs(10)), "bob", &b);
-    let agents: Vec<String> = served(&[&a, &b])
+    let agents: Vec<String> = served(&[&a, &b], 4)
         .into_iter()
         .map(|(_, _, agent)| agent)
         .collect();
