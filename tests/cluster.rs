@@ -366,7 +366,7 @@ fn draining_a_node_under_load_fails_no_call() {
         .args([
             "drain",
             &node_a_sip,
-            &&format!("127.0.0.1:{}", a.http_port),
+            &format!("127.0.0.1:{}", a.http_port),
             &format!("127.0.0.1:{}", ports.http),
         ])
         .env("DRAIN_TIMEOUT", "60")
@@ -408,7 +408,7 @@ fn draining_a_node_under_load_fails_no_call() {
         .args([
             "undrain",
             &node_a_sip,
-            &&format!("127.0.0.1:{}", a.http_port),
+            &format!("127.0.0.1:{}", a.http_port),
             &format!("127.0.0.1:{}", ports.http),
         ])
         .output()

@@ -543,7 +543,10 @@ fn without_redis_bridged_calls_go_on_callers_take_the_failure_branch_and_the_nod
         &a,
     );
     finished(anna.wait(Duration::from_secs(10)), "anna", &a);
-    let order: Vec<String> = served(&[&a], 2).into_iter().map(|(_, who, _)| who).collect();
+    let order: Vec<String> = served(&[&a], 2)
+        .into_iter()
+        .map(|(_, who, _)| who)
+        .collect();
     assert_eq!(order, ["talker", "after"]);
 
     // The queue log has the whole story, as queue_log lines.

@@ -97,6 +97,10 @@ pub async fn apply(
     Ok(())
 }
 
+/// An agent as the document names it: id, name, endpoint, URI, and the SIP
+/// account (user, password) of an agent on MicroSIP.
+type OwnedAgent = (String, String, String, String, Option<(String, String)>);
+
 /// The unit's agents as `document` names them; an agent on MicroSIP gets
 /// a SIP account (the user part of their address; a generated password,
 /// kept while the account lives).
@@ -105,7 +109,7 @@ async fn sync_agents(
     unit: &str,
     document: &UnitDocument,
 ) -> Result<(), ApiError> {
-    let specs: Vec<(String, String, String, String, Option<(String, String)>)> = document
+    let specs: Vec<OwnedAgent> = document
         .agents
         .iter()
         .map(|a| {

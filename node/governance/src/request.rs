@@ -164,7 +164,7 @@ impl Request {
             };
             return Ok(Outcome::Rejected);
         }
-        if approved_by.iter().any(|u| *u == actor.user) {
+        if approved_by.contains(&actor.user) {
             return Err(RuleError::AlreadyApproved(actor.user.clone()));
         }
         // Which need this approval meets.

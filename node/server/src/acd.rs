@@ -501,27 +501,27 @@ impl Acd {
                 }
             }
             let now = now_ms();
-            for unit in self.units.load_full().iter().cloned() {
+            for unit in self.units.load_full().iter() {
                 // Due: its next deadline passed (as this node last heard
                 // it), or the safety sweep's time came.
                 let due = self
                     .wake
                     .lock()
-                    .map(|w| w.get(&unit).is_none_or(|at| *at <= now))
+                    .map(|w| w.get(unit).is_none_or(|at| *at <= now))
                     .unwrap_or(true);
                 let swept = last_ticked
-                    .get(&unit)
+                    .get(unit)
                     .is_some_and(|at| now.saturating_sub(*at) < SAFETY_SWEEP.as_millis() as u64);
                 if !due && swept {
                     continue;
                 }
                 last_ticked.insert(unit.clone(), now);
                 if let Ok(mut wake) = self.wake.lock() {
-                    wake.remove(&unit);
+                    wake.remove(unit);
                 }
-                match with_store!(self, "tick", s => s.tick(&unit, now).await) {
+                match with_store!(self, "tick", s => s.tick(unit, now).await) {
                     Ok((next, fx)) => {
-                        self.observe(&unit, &fx);
+                        self.observe(unit, &fx);
                         if let (Some(at), Ok(mut wake)) = (next, self.wake.lock()) {
                             wake.insert(unit.clone(), at);
                         }

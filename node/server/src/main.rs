@@ -161,7 +161,7 @@ fn main() -> std::process::ExitCode {
                             unit.id(),
                             agent.id,
                             agent.uri,
-                            serde_json::to_value(&agent.endpoint)
+                            serde_json::to_value(agent.endpoint)
                                 .ok()
                                 .and_then(|v| v.as_str().map(str::to_string))
                                 .unwrap_or_default()
