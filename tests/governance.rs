@@ -769,3 +769,144 @@ fn an_agent_provisioned_through_the_api_registers_with_the_account_of_its_micros
     assert_eq!(kamailio.registered(), ["anna"]);
     drop(kamailio);
 }
+
+#[test]
+fn a_voicemail_left_on_the_node_is_listened_to_by_the_units_supervisor_through_the_api() {
+    use cc_media::Law;
+    use cc_tests::scenarios::Then;
+    let database = Database::create();
+    let (ok_, out) = cli(
+        &database,
+        "irene-password",
+        &["user", "add", "irene", "--role", "ict_directorate"],
+    );
+    assert!(ok_, "{out}");
+    let api_port = free_port();
+    let node = node_on(
+        &database.url,
+        api_port,
+        &temp_dir("voicemail-cache").join("cache"),
+        free_port(),
+        "voicemail",
+    );
+    let irene = login(api_port, "irene");
+    let yaml = library("", "{ scope: local }").replace(
+        "play: { prompts: [welcome], next: bye }",
+        "voicemail: { greeting: welcome, max_duration: 15s, next: bye }",
+    );
+    live_library(api_port, &irene, &yaml);
+    ok(
+        api::json(
+            api_port,
+            "POST",
+            "/api/v1/users",
+            Some(&irene),
+            &json!({ "username": "sofia", "password": "sofia-password",
+                     "roles": [{ "role": "supervisor", "unit": "library" }] }),
+        ),
+        201,
+    );
+    let sofia = login(api_port, "sofia");
+    wait_until("the node serves the unit", Duration::from_secs(10), || {
+        node.http_get("/health")
+            .is_some_and(|(_, h)| h.contains("\"units\":1"))
+    });
+
+    // A caller speaks after the greeting and the beep, then hangs up.
+    let rtp = RtpEndpoint::start(false);
+    let port = rtp.port.to_string();
+    let xml = scenarios::caller(
+        Codec::Pcma,
+        &[
+            Then::Pause(1500),
+            Then::PlayPcap(scenarios::AUDIO_PCAP.into()),
+            Then::Pause(8000),
+        ],
+        Ending::CallerHangsUp,
+    );
+    let result = Sipp::start_xml(
+        &format!("127.0.0.1:{}", node.sip_port),
+        &xml,
+        &[
+            "-s",
+            "4100",
+            "-key",
+            "rtp_ip",
+            "127.0.0.1",
+            "-key",
+            "rtp_port",
+            &port,
+            "-m",
+            "1",
+        ],
+    )
+    .wait(Duration::from_secs(40));
+    assert!(
+        result.success,
+        "{}\n{}\n{}",
+        result.errors,
+        result.screen,
+        node.log()
+    );
+
+    // It reaches PostgreSQL through the spool; the supervisor lists it...
+    let mut listed = Value::Null;
+    wait_until(
+        "the voicemail is in PostgreSQL",
+        Duration::from_secs(10),
+        || {
+            listed = api::json(
+                api_port,
+                "GET",
+                "/api/v1/units/library/voicemail",
+                Some(&sofia),
+                &Value::Null,
+            )
+            .1;
+            listed.as_array().is_some_and(|v| v.len() == 1)
+        },
+    );
+    let message = &listed[0];
+    assert!(
+        message["caller"]
+            .as_str()
+            .unwrap()
+            .starts_with("sip:caller1@"),
+        "{listed}"
+    );
+    assert_eq!(message["heard_by"], Value::Null);
+
+    // ... and plays it: the caller's own audio, sample for sample.
+    let (status, wav) = api::request_bytes(
+        api_port,
+        "GET",
+        &format!("/api/v1/units/library/voicemail/{}/audio", message["id"]),
+        Some(&sofia),
+        None,
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&wav));
+    let mut wav = hound::WavReader::new(std::io::Cursor::new(wav)).expect("a WAV");
+    assert_eq!(wav.spec().sample_rate, 8000);
+    let stored: Vec<i16> = wav.samples::<i16>().map(Result::unwrap).collect();
+    let played: Vec<i16> = cc_tests::pcap::rtp_payloads(scenarios::AUDIO_PCAP)
+        .into_iter()
+        .flat_map(|(_, payload)| payload.into_iter().map(|b| Law::A.decode(b)))
+        .collect();
+    assert_eq!(stored, played, "the caller's message as spoken");
+    assert_eq!(
+        message["duration_ms"].as_i64().unwrap() / 10,
+        played.len() as i64 / 80
+    );
+    // Who listened first is kept.
+    let listed = ok(
+        api::json(
+            api_port,
+            "GET",
+            "/api/v1/units/library/voicemail",
+            Some(&sofia),
+            &Value::Null,
+        ),
+        200,
+    );
+    assert_eq!(listed[0]["heard_by"], "sofia", "{listed}");
+}

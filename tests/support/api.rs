@@ -73,6 +73,20 @@ pub fn request(
     token: Option<&str>,
     body: Option<(&str, &[u8])>,
 ) -> (u16, Value) {
+    let (status, body) = request_bytes(port, method, path, token, body);
+    let body = String::from_utf8_lossy(&body);
+    let value = serde_json::from_str(&body).unwrap_or_else(|_| Value::String(body.to_string()));
+    (status, value)
+}
+
+/// One request: `(status, the body's bytes)`, for audio.
+pub fn request_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, &[u8])>,
+) -> (u16, Vec<u8>) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the API");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -90,15 +104,16 @@ pub fn request(
     stream.write_all(bytes).unwrap();
     let mut response = Vec::new();
     stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response).to_string();
-    let status = text
+    let head_end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(response.len(), |at| at + 4);
+    let status = String::from_utf8_lossy(&response[..head_end])
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or_default();
-    let value = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()));
-    (status, value)
+    (status, response[head_end..].to_vec())
 }
 
 /// A JSON request.
