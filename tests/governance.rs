@@ -158,21 +158,33 @@ fn ok(answer: (u16, Value), expected: u16) -> Value {
     answer.1
 }
 
+/// A fresh database whose first ICT account, irene, is made as operators
+/// make it: by the command line.
+fn database_with_irene() -> Database {
+    let database = Database::create();
+    let (ok, out) = cli(
+        &database,
+        "irene-password",
+        &["user", "add", "irene", "--role", "ict_directorate"],
+    );
+    assert!(ok, "{out}");
+    database
+}
+
+/// A node on `database` serving the API (no gateway): the node, the API's
+/// port and irene's token.
+fn governed_node(database: &Database, label: &str) -> (Node, u16, String) {
+    let api_port = free_port();
+    let cache = temp_dir(&format!("{label}-cache")).join("cache");
+    let node = node_on(&database.url, api_port, &cache, free_port(), label);
+    let irene = login(api_port, "irene");
+    (node, api_port, irene)
+}
+
 #[test]
 fn a_unit_signed_up_through_the_api_answers_once_approved_and_spends_only_what_is_approved() {
-    let database = Database::create();
     // The first ICT account, by the operators' CLI.
-    let added = Command::new(cc_tests::node::binary())
-        .args(["user", "add", "irene", "--role", "ict_directorate"])
-        .env("CC__STORE__URL", &database.url)
-        .env("CC_PASSWORD", "irene-password")
-        .output()
-        .unwrap();
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    let database = database_with_irene();
 
     let api_port = free_port();
     let cache = temp_dir("config-cache").join("cache");
@@ -396,18 +408,7 @@ fn stored_records(database: &Database) -> usize {
 
 #[test]
 fn a_postgresql_outage_loses_no_record_and_stops_no_call() {
-    let database = Database::create();
-    let added = Command::new(cc_tests::node::binary())
-        .args(["user", "add", "irene", "--role", "ict_directorate"])
-        .env("CC__STORE__URL", &database.url)
-        .env("CC_PASSWORD", "irene-password")
-        .output()
-        .unwrap();
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    let database = database_with_irene();
     // The node reaches PostgreSQL through a link the test can cut.
     let server = database
         .url
@@ -482,13 +483,7 @@ fn cli(database: &Database, password: &str, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn the_operators_command_line_applies_lists_approves_and_audits() {
-    let database = Database::create();
-    let (ok, out) = cli(
-        &database,
-        "irene-password",
-        &["user", "add", "irene", "--role", "ict_directorate"],
-    );
-    assert!(ok, "{out}");
+    let database = database_with_irene();
     let file = temp_dir("ops").join("library.yaml");
     std::fs::write(&file, library("", "{ scope: local }")).unwrap();
     let file = file.display().to_string();
@@ -588,22 +583,8 @@ fn the_operators_command_line_applies_lists_approves_and_audits() {
 #[test]
 fn an_agent_provisioned_through_the_api_registers_with_the_account_of_its_microsip_ini() {
     use cc_tests::kamailio::{Kamailio, KamailioPorts, DOMAIN};
-    let database = Database::create();
-    let (ok_, out) = cli(
-        &database,
-        "irene-password",
-        &["user", "add", "irene", "--role", "ict_directorate"],
-    );
-    assert!(ok_, "{out}");
-    let api_port = free_port();
-    let node = node_on(
-        &database.url,
-        api_port,
-        &temp_dir("agents-cache").join("cache"),
-        free_port(),
-        "agents",
-    );
-    let irene = login(api_port, "irene");
+    let database = database_with_irene();
+    let (node, api_port, irene) = governed_node(&database, "agents");
     let yaml = library("", "{ scope: local }").replace(
         "outbound:",
         &format!(
@@ -774,22 +755,8 @@ fn an_agent_provisioned_through_the_api_registers_with_the_account_of_its_micros
 fn a_voicemail_left_on_the_node_is_listened_to_by_the_units_supervisor_through_the_api() {
     use cc_media::Law;
     use cc_tests::scenarios::Then;
-    let database = Database::create();
-    let (ok_, out) = cli(
-        &database,
-        "irene-password",
-        &["user", "add", "irene", "--role", "ict_directorate"],
-    );
-    assert!(ok_, "{out}");
-    let api_port = free_port();
-    let node = node_on(
-        &database.url,
-        api_port,
-        &temp_dir("voicemail-cache").join("cache"),
-        free_port(),
-        "voicemail",
-    );
-    let irene = login(api_port, "irene");
+    let database = database_with_irene();
+    let (node, api_port, irene) = governed_node(&database, "voicemail");
     let yaml = library("", "{ scope: local }").replace(
         "play: { prompts: [welcome], next: bye }",
         "voicemail: { greeting: welcome, max_duration: 15s, next: bye }",
