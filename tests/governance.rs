@@ -153,6 +153,21 @@ fn login(port: u16, user: &str) -> String {
     body["token"].as_str().unwrap().to_string()
 }
 
+/// The list at `path` once it holds `at_least` items (what the spool
+/// copies reaches PostgreSQL within a few seconds).
+fn listed_once(api_port: u16, path: &str, token: &str, at_least: usize) -> Value {
+    let mut listed = Value::Null;
+    wait_until(
+        &format!("{path} lists {at_least}"),
+        Duration::from_secs(10),
+        || {
+            listed = api::json(api_port, "GET", path, Some(token), &Value::Null).1;
+            listed.as_array().is_some_and(|l| l.len() >= at_least)
+        },
+    );
+    listed
+}
+
 fn ok(answer: (u16, Value), expected: u16) -> Value {
     assert_eq!(answer.0, expected, "{}", answer.1);
     answer.1
@@ -318,22 +333,7 @@ fn a_unit_signed_up_through_the_api_answers_once_approved_and_spends_only_what_i
     );
     // The node's records reach PostgreSQL (through its on-disk spool), and
     // the unit's managers read them.
-    let mut records = Value::Null;
-    wait_until(
-        "the records are in PostgreSQL",
-        Duration::from_secs(10),
-        || {
-            records = api::json(
-                api_port,
-                "GET",
-                "/api/v1/units/library/records",
-                Some(&maria),
-                &Value::Null,
-            )
-            .1;
-            records.as_array().is_some_and(|r| r.len() >= 3)
-        },
-    );
+    let records = listed_once(api_port, "/api/v1/units/library/records", &maria, 3);
     assert!(
         records
             .as_array()
@@ -817,22 +817,8 @@ fn a_voicemail_left_on_the_node_is_listened_to_by_the_units_supervisor_through_t
     );
 
     // It reaches PostgreSQL through the spool; the supervisor lists it...
-    let mut listed = Value::Null;
-    wait_until(
-        "the voicemail is in PostgreSQL",
-        Duration::from_secs(10),
-        || {
-            listed = api::json(
-                api_port,
-                "GET",
-                "/api/v1/units/library/voicemail",
-                Some(&sofia),
-                &Value::Null,
-            )
-            .1;
-            listed.as_array().is_some_and(|v| v.len() == 1)
-        },
-    );
+    let listed = listed_once(api_port, "/api/v1/units/library/voicemail", &sofia, 1);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     let message = &listed[0];
     assert!(
         message["caller"]
